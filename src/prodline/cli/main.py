@@ -1,0 +1,103 @@
+"""The ``prodline`` command: a thin Typer face over the workspace.
+
+User mistakes (any ``ProdlineError``, bad flags) print one line and exit 2; a
+tampered audit log exits 1. Set ``PRODLINE_DEBUG=1`` to see tracebacks of bugs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+import typer
+
+from prodline.cli import data, ledger, model
+from prodline.cli.common import console, err_console, open_workspace, split_ref
+from prodline.errors import ProdlineError
+
+app = typer.Typer(
+    name="prodline",
+    help="Take AI from proof of concept to governed production.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+app.add_typer(data.app, name="data")
+app.add_typer(model.app, name="model")
+app.add_typer(ledger.audit_app, name="audit")
+app.command("promote")(model.promote)
+app.command("rollback")(model.rollback)
+app.command("lineage")(ledger.lineage)
+
+
+@app.command("init")
+def init() -> None:
+    """Create the workspace (PRODLINE_HOME or ./.prodline) and its database.
+
+    Example: PRODLINE_HOME=~/prodline prodline init
+    """
+    with open_workspace() as ws:
+        console.print(f"workspace ready at {ws.home} ({ws.db.dialect})")
+
+
+@app.command("serve")
+def serve(
+    ref: str = typer.Argument(..., help="NAME@ALIAS (or NAME@VERSION) to serve."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port."),
+) -> None:
+    """Serve a model over HTTP; alias moves take effect within a second.
+
+    Example: prodline serve credit-risk@production --port 8000
+    """
+    from prodline.serving import serve as run_server
+
+    name, alias = split_ref(ref, what="model", need_ref=True)
+    assert alias is not None
+    with open_workspace() as ws:
+        ws.models.get(name, alias)  # fail fast, with the list of aliases, before binding
+        run_server(ws, name, alias, host=host, port=port)
+
+
+@app.command("demo")
+def demo(
+    serve_after: bool = typer.Option(True, "--serve/--no-serve",
+                                     help="Leave the server running at the end."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535),
+) -> None:
+    """Run the credit-risk story end to end in the current workspace.
+
+    Example: PRODLINE_HOME=/tmp/demo prodline demo --no-serve
+    """
+    from prodline.cli.demo import run_story
+
+    run_story(serve=serve_after, port=port)
+
+
+def run() -> None:
+    """Entry point: turn user mistakes into one line and exit code 2."""
+    try:
+        app(standalone_mode=False)
+    except ProdlineError as exc:
+        err_console.print(f"error: {exc.message}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        err_console.print("aborted")
+        sys.exit(130)
+    except Exception as exc:
+        if os.environ.get("PRODLINE_DEBUG"):
+            raise
+        err_console.print(f"internal error: {type(exc).__name__}: {exc} "
+                          "(set PRODLINE_DEBUG=1 for the traceback and report it)",
+                          highlight=False, soft_wrap=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    run()

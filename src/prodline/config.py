@@ -1,0 +1,68 @@
+"""Settings: one object, read from env vars and an optional ``prodline.toml``.
+
+Precedence: explicit arguments > environment (``PRODLINE_*``) > ``prodline.toml`` in the
+home folder > defaults. The default is fully embedded: SQLite and local files under
+``./.prodline``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from prodline.errors import InvalidInput
+
+__all__ = ["Settings"]
+
+DEFAULT_HOME = ".prodline"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where prodline keeps its metadata and artifacts, and who is acting."""
+
+    home: Path
+    db_url: str
+    artifacts_url: str
+    actor: str
+
+    @classmethod
+    def load(
+        cls,
+        home: str | os.PathLike[str] | None = None,
+        db_url: str | None = None,
+        actor: str | None = None,
+    ) -> Settings:
+        root = Path(home or os.environ.get("PRODLINE_HOME") or DEFAULT_HOME).expanduser()
+        root = root.resolve()
+        file_values = _read_toml(root / "prodline.toml")
+        url = (
+            db_url
+            or os.environ.get("PRODLINE_DB_URL")
+            or file_values.get("db_url")
+            or f"sqlite:///{root / 'prodline.db'}"
+        )
+        artifacts = (
+            os.environ.get("PRODLINE_ARTIFACTS")
+            or file_values.get("artifacts")
+            or str(root / "artifacts")
+        )
+        who = actor or os.environ.get("PRODLINE_ACTOR") or file_values.get("actor") or _user()
+        return cls(home=root, db_url=str(url), artifacts_url=str(artifacts), actor=str(who))
+
+
+def _read_toml(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"'{path}' is not valid TOML: {exc}; fix or remove it.") from exc
+    section = data.get("prodline", data)
+    return {k: str(v) for k, v in section.items() if isinstance(v, str | int | float)}
+
+
+def _user() -> str:
+    return os.environ.get("USER") or os.environ.get("USERNAME") or "unknown"

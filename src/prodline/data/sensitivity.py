@@ -1,0 +1,527 @@
+"""Find personal (PII) and health (PHI) data in DataFrame columns and in free text.
+
+Why it works this way
+---------------------
+* **Presidio without NLP.** Identifiers with a fixed shape and, where one exists, a
+  checksum (email, phone, credit card with Luhn, IBAN with mod-97, US SSN, IP address)
+  come from Presidio's predefined pattern recognizers, called directly with
+  ``nlp_artifacts=None``. No spaCy model is loaded: none ships with prodline, and a
+  scan must work offline and in milliseconds. The email recognizer's domain check
+  is pointed at tldextract's bundled suffix list so it never reaches for the network.
+* **Rules where Presidio needs NER.** Names, birth dates, medical record numbers,
+  ICD-10 codes, sex and age have no reliable shape of their own: ``"Paris"``,
+  ``"1985-03-12"``, ``"0012345"``, ``"B12"``, ``"F"`` and ``45`` are as often city,
+  order date, SKU, vitamin, grade and price. So for columns each of these needs the
+  header to name it (``first_name``, ``dob``, ``mrn``, ``icd10``, ``sex``, ``age``)
+  *and* the values to have the right shape (1-3 capitalized words; a date; 4-12
+  digits; the ICD-10 pattern; a sex vocabulary; integers 0-120). Two shapes are
+  distinctive enough to count without a header: ``MRN-``-prefixed numbers and dotted
+  ICD-10 codes (``E11.9``); likewise the words ``male``/``female``. In free text the
+  header's role is played by a label next to the value ("DOB:", "MRN", "ICD-10",
+  "sex:", "aged", "Dr.").
+* **Sampling.** A column is judged on at most ``sample`` non-null values drawn with a
+  seeded generator, so results are stable and a 100k-row frame costs the same as a
+  1k-row one. Phone validation (python-phonenumbers, ~2 ms a value) only sees the
+  first 100 of them. A kind is reported when its share of the values examined
+  reaches ``min_share``; the share is kept as evidence.
+* **Numbers are not text.** Numeric columns never go through the regex recognizers
+  (``str(3.5e9)`` is not a phone). They are only checked for header-named kinds
+  (age, sex codes, MRN, SSN, phone) and for Luhn-valid 13-19 digit integers.
+* **Levels.** ``phi`` when a medical kind (MRN, diagnosis code) is present, because
+  whatever sits beside it is then health information too; ``pii`` for any other
+  kind; ``none`` otherwise.
+
+Example
+-------
+>>> import pandas as pd
+>>> frame = pd.DataFrame({"sex": ["male", "female"] * 3, "amount": [1169, 5951] * 3})
+>>> {name: res.level for name, res in scan_dataframe(frame).items()}
+{'sex': 'pii', 'amount': 'none'}
+>>> [(f.kind, f.start, f.end) for f in scan_text("Write to ana@example.org")]
+[('email', 9, 24)]
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from prodline.errors import InvalidInput
+
+__all__ = [
+    "KINDS",
+    "MEDICAL_KINDS",
+    "ColumnSensitivity",
+    "Level",
+    "TextFinding",
+    "scan_dataframe",
+    "scan_text",
+    "summarize",
+]
+
+Level = Literal["none", "pii", "phi"]
+
+# Most specific first: when two findings overlap, the earlier kind wins.
+_PRIORITY: tuple[str, ...] = (
+    "credit_card",
+    "iban",
+    "us_ssn",
+    "medical_record_number",
+    "diagnosis_code",
+    "email",
+    "ip_address",
+    "date_of_birth",
+    "phone",
+    "person_name",
+    "sex",
+    "age",
+)
+KINDS: tuple[str, ...] = tuple(sorted(_PRIORITY))
+MEDICAL_KINDS: frozenset[str] = frozenset({"medical_record_number", "diagnosis_code"})
+_RANK = {kind: i for i, kind in enumerate(_PRIORITY)}
+_PHONE_BUDGET = 100  # values per column given to the (slow) phone validator
+
+
+@dataclass(frozen=True)
+class ColumnSensitivity:
+    """What one column holds: its level, the kinds found, and the share behind each.
+
+    ``reasons`` says per kind whether the values alone matched (``"values"``) or the
+    header named the kind and the values confirmed it (``"header+values"``).
+    """
+
+    column: str
+    level: Level
+    kinds: tuple[str, ...]
+    evidence: dict[str, float]
+    reasons: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-serializable copy."""
+        return {
+            "column": self.column,
+            "level": self.level,
+            "kinds": list(self.kinds),
+            "evidence": dict(self.evidence),
+            "reasons": dict(self.reasons),
+        }
+
+
+@dataclass(frozen=True)
+class TextFinding:
+    """One sensitive span ``text[start:end]`` of ``kind``, with a 0..1 confidence."""
+
+    kind: str
+    start: int
+    end: int
+    score: float
+
+
+def scan_dataframe(
+    df: pd.DataFrame, *, sample: int = 500, min_share: float = 0.3, seed: int = 0
+) -> dict[str, ColumnSensitivity]:
+    """Tag every column of ``df`` with the sensitive kinds it holds.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The frame to scan.
+    sample : int, default 500
+        Most non-null values examined per column.
+    min_share : float, default 0.3
+        Share of examined values a kind must match to be reported, in (0, 1].
+    seed : int, default 0
+        Seed of the sampler; the same frame and seed give the same result.
+
+    Returns
+    -------
+    dict of str to ColumnSensitivity
+        One entry per column, in column order, keyed by the column name as text.
+
+    Raises
+    ------
+    InvalidInput
+        If ``df`` is not a DataFrame, has duplicate column names, or ``sample`` or
+        ``min_share`` is out of range.
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise InvalidInput(f"Expected a pandas DataFrame, got {type(df).__name__}.")
+    if sample < 1:
+        raise InvalidInput(f"sample must be at least 1, got {sample}.", sample=sample)
+    if not 0 < min_share <= 1:
+        raise InvalidInput(f"min_share must be in (0, 1], got {min_share}.", min_share=min_share)
+    if df.columns.duplicated().any():
+        dupes = sorted({str(c) for c in df.columns[df.columns.duplicated()]})
+        raise InvalidInput(
+            f"Column names must be unique; rename the duplicates: {', '.join(dupes)}.",
+            columns=dupes,
+        )
+    out: dict[str, ColumnSensitivity] = {}
+    for name, series in df.items():
+        column = str(name)
+        hinted = _header_kinds(column)
+        values = _sample(series, sample=sample, seed=seed)
+        shares = _column_shares(values, hinted) if len(values) else {}
+        kept = {k: round(s, 4) for k, s in shares.items() if s >= min_share}
+        kinds = tuple(sorted(kept))
+        out[column] = ColumnSensitivity(
+            column=column,
+            level=_level_of(kinds),
+            kinds=kinds,
+            evidence={k: kept[k] for k in kinds},
+            reasons={k: "header+values" if k in hinted else "values" for k in kinds},
+        )
+    return out
+
+
+def scan_text(text: str) -> list[TextFinding]:
+    """Find sensitive spans in free text, ordered by position; overlaps are resolved.
+
+    Parameters
+    ----------
+    text : str
+        Any text, e.g. a document chunk.
+
+    Returns
+    -------
+    list of TextFinding
+        Non-overlapping findings; where two overlapped, the more specific kind won
+        (a Luhn-valid card number is not also reported as a phone number).
+    """
+    if not text:
+        return []
+    return _resolve(_pattern_findings(text, frozenset(), with_phone=True) + _labelled(text))
+
+
+def summarize(findings: Iterable[TextFinding]) -> tuple[Level, tuple[str, ...]]:
+    """Reduce findings to the level of the whole text and its sorted kinds."""
+    kinds = tuple(sorted({f.kind for f in findings}))
+    return _level_of(kinds), kinds
+
+
+def _level_of(kinds: Iterable[str]) -> Level:
+    found = set(kinds)
+    if found & MEDICAL_KINDS:
+        return "phi"
+    return "pii" if found else "none"
+
+
+# --- Presidio recognizers ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Detector:
+    kind: str
+    threshold: float  # minimum Presidio score to count
+    header_threshold: float  # ... when the column header names this kind
+    gate: Callable[[str, int], bool]  # cheap (text, digit count) pre-check
+
+
+_DETECTORS: tuple[_Detector, ...] = (
+    # Validated results score 1.0, failed checksums 0.0 (Presidio drops them).
+    _Detector("email", 0.5, 0.5, lambda t, d: "@" in t),
+    _Detector("credit_card", 0.5, 0.5, lambda t, d: d >= 13),
+    _Detector("iban", 0.5, 0.5, lambda t, d: d >= 2 and len(t) >= 15),
+    # 0.5 is the delimited ddd-dd-dddd form; bare 9 digits (0.05) need an "ssn" header.
+    _Detector("us_ssn", 0.5, 0.05, lambda t, d: d >= 9),
+    # 0.1 is the bare "::"; it needs an "ip" header.
+    _Detector("ip_address", 0.5, 0.1, lambda t, d: ("." in t and d >= 4) or t.count(":") >= 2),
+    # Presidio gives every phonenumbers-valid match 0.4.
+    _Detector("phone", 0.4, 0.4, lambda t, d: d >= 7),
+)
+
+
+@functools.cache
+def _recognizers() -> dict[str, Any]:
+    """Build the recognizers once; importing Presidio takes about a second."""
+    import tldextract
+    from presidio_analyzer.predefined_recognizers import (
+        CreditCardRecognizer,
+        DateRecognizer,
+        EmailRecognizer,
+        IbanRecognizer,
+        IpRecognizer,
+        PhoneRecognizer,
+        UsSsnRecognizer,
+    )
+
+    offline = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+    class _OfflineEmailRecognizer(EmailRecognizer):
+        def validate_result(self, pattern_text: str) -> bool:
+            return offline(pattern_text).fqdn != ""
+
+    return {
+        "email": _OfflineEmailRecognizer(),
+        "credit_card": CreditCardRecognizer(),
+        "iban": IbanRecognizer(),
+        "us_ssn": UsSsnRecognizer(),
+        "ip_address": IpRecognizer(),
+        "phone": PhoneRecognizer(),
+        "date": DateRecognizer(),
+    }
+
+
+def _run(name: str, text: str) -> list[Any]:
+    recognizer = _recognizers()[name]
+    return list(
+        recognizer.analyze(text, entities=recognizer.supported_entities, nlp_artifacts=None)
+    )
+
+
+def _pattern_findings(text: str, hinted: frozenset[str], *, with_phone: bool) -> list[TextFinding]:
+    digits = sum(map(str.isdigit, text))
+    found: list[TextFinding] = []
+    for det in _DETECTORS:
+        if (det.kind == "phone" and not with_phone) or not det.gate(text, digits):
+            continue
+        threshold = det.header_threshold if det.kind in hinted else det.threshold
+        found.extend(
+            TextFinding(det.kind, r.start, r.end, round(float(r.score), 4))
+            for r in _run(det.kind, text)
+            if r.score >= threshold
+        )
+    return found
+
+
+def _dates(text: str) -> list[tuple[int, int]]:
+    if sum(map(str.isdigit, text)) < 4:
+        return []
+    return [(r.start, r.end) for r in _run("date", text) if r.score >= 0.6]
+
+
+def _resolve(findings: list[TextFinding]) -> list[TextFinding]:
+    kept: list[TextFinding] = []
+    for f in sorted(findings, key=lambda f: (_RANK[f.kind], -f.score, f.start - f.end, f.start)):
+        if all(f.end <= k.start or k.end <= f.start for k in kept):
+            kept.append(f)
+    return sorted(kept, key=lambda f: (f.start, f.end))
+
+
+# --- Rules: headers and value shapes --------------------------------------------------
+
+_NAME_HEADERS = {"name", "fullname", "firstname", "lastname", "surname", "forename"}
+_NAME_HEADERS |= {"givenname", "familyname", "middlename", "maidenname"}
+_NAME_QUALIFIERS = {"first", "last", "full", "given", "family", "middle", "maiden", "patient"}
+_NAME_QUALIFIERS |= {"customer", "client", "contact", "employee", "person", "holder"}
+_SEX_VOCAB = {"m", "f", "male", "female", "man", "woman", "x", "d", "w", "u", "o", "other"}
+_SEX_VOCAB |= {"unknown", "non-binary", "nonbinary", "diverse", "divers", "intersex"}
+_SEX_VOCAB |= {"männlich", "weiblich", "unspecified", "not specified"}
+_SEX_WORDS = {"male", "female", "non-binary", "nonbinary", "intersex"}  # enough without a header
+
+_ICD = re.compile(r"[A-TV-Z][0-9][0-9AB](?:\.?[0-9A-TV-Z]{1,4})?")
+_ICD_DOTTED = re.compile(r"[A-TV-Z][0-9][0-9AB]\.[0-9A-TV-Z]{1,4}")
+_MRN = re.compile(r"(?:MRN[-:# ]?\s*)?[A-Z]{0,3}-?\d{4,12}", re.IGNORECASE)
+_MRN_PREFIXED = re.compile(r"MRN[-:# ]?\s*[A-Z]{0,3}-?\d{4,12}", re.IGNORECASE)
+_AGE = re.compile(r"\d{1,3}(?:\.0+)?")
+_NAME_WORD = re.compile(r"[^\W\d_]+(?:[-'\u2019][^\W\d_]+)*")
+_INITIAL = re.compile(r"[^\W\d_]\.?")
+
+
+def _header_tokens(name: str) -> tuple[str, ...]:
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
+    return tuple(t for t in re.split(r"[^a-z0-9]+", spaced.lower()) if t)
+
+
+def _header_kinds(name: str) -> frozenset[str]:
+    """Kinds the column header names, e.g. ``"PatientDOB"`` -> ``{"date_of_birth"}``."""
+    tokens = _header_tokens(name)
+    if not tokens:
+        return frozenset()
+    words, compact = set(tokens), "".join(tokens)
+    rules = {
+        "email": "email" in compact or "mail" in words,
+        "phone": bool(words & {"phone", "tel", "telephone", "mobile", "cell", "fax"})
+        or "phone" in compact,
+        "us_ssn": "ssn" in words or "socialsecurity" in compact,
+        "iban": "iban" in words,
+        "ip_address": bool(words & {"ip", "ipv4", "ipv6"}) or "ipaddress" in compact,
+        "credit_card": "creditcard" in compact or bool(words & {"cc", "pan"}),
+        "person_name": compact in _NAME_HEADERS
+        or tokens[-1] in _NAME_HEADERS - {"name"}
+        or (tokens[-1] == "name" and len(tokens) > 1 and tokens[-2] in _NAME_QUALIFIERS),
+        "date_of_birth": bool(words & {"dob", "birth", "birthdate", "birthday", "born"}),
+        "medical_record_number": "mrn" in words
+        or "medicalrecord" in compact
+        or (bool(words & {"patient", "chart"}) and bool(words & {"id", "number", "no"})),
+        "diagnosis_code": any(t.startswith("icd") for t in tokens)
+        or bool(words & {"diagnosis", "diagnoses", "dx", "diag"}),
+        "sex": bool(words & {"sex", "gender"}),
+        "age": bool(words & {"age", "ages"}),
+    }
+    return frozenset(kind for kind, hit in rules.items() if hit)
+
+
+def _looks_like_name(value: str) -> bool:
+    words = value.replace(",", " ").split()
+    if not 1 <= len(words) <= 3 or not any(len(w) > 2 for w in words):
+        return False
+    return all(w[0].isupper() and (_NAME_WORD.fullmatch(w) or _INITIAL.fullmatch(w)) for w in words)
+
+
+def _rule_kinds(value: str, hinted: frozenset[str]) -> set[str]:
+    """Kinds a whole cell value has by shape; header-named kinds need the header."""
+    kinds: set[str] = set()
+    lower = value.lower()
+    if "person_name" in hinted and _looks_like_name(value):
+        kinds.add("person_name")
+    if "date_of_birth" in hinted and len(value) <= 40 and _dates(value):
+        kinds.add("date_of_birth")
+    if ("medical_record_number" in hinted and _MRN.fullmatch(value)) or _MRN_PREFIXED.fullmatch(
+        value
+    ):
+        kinds.add("medical_record_number")
+    if ("diagnosis_code" in hinted and _ICD.fullmatch(value.upper())) or _ICD_DOTTED.fullmatch(
+        value
+    ):
+        kinds.add("diagnosis_code")
+    if ("sex" in hinted and lower in _SEX_VOCAB) or lower in _SEX_WORDS:
+        kinds.add("sex")
+    if "age" in hinted and _AGE.fullmatch(value) and float(value) <= 120:
+        kinds.add("age")
+    return kinds
+
+
+# --- Columns -------------------------------------------------------------------------
+
+
+def _sample(series: pd.Series, *, sample: int, seed: int) -> pd.Series:
+    values = series.dropna()
+    if len(values) > sample:
+        rows = np.random.default_rng(seed).choice(len(values), size=sample, replace=False)
+        values = values.iloc[rows]
+    return values
+
+
+def _column_shares(values: pd.Series, hinted: frozenset[str]) -> dict[str, float]:
+    dtype = values.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return {}
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        if "date_of_birth" not in hinted:
+            return {}
+        years = values.dt.year
+        return {"date_of_birth": float(((years >= 1900) & (years <= date.today().year)).mean())}
+    if pd.api.types.is_numeric_dtype(dtype):
+        return _numeric_shares(values, hinted)
+    return _string_shares([str(v).strip() for v in values], hinted)
+
+
+def _numeric_shares(values: pd.Series, hinted: frozenset[str]) -> dict[str, float]:
+    nums = values.to_numpy(dtype=np.float64)
+    whole = np.isfinite(nums) & (np.floor(nums) == nums)
+    checks = {
+        "age": whole & (nums >= 0) & (nums <= 120),
+        "medical_record_number": whole & (nums >= 1_000) & (nums < 1e12),
+        "us_ssn": whole & (nums >= 1_000_000) & (nums < 1e9),
+        "phone": whole & (nums >= 1e6) & (nums < 1e15),
+    }
+    shares = {k: float(mask.mean()) for k, mask in checks.items() if k in hinted}
+    if "sex" in hinted:  # codes such as 0/1 or 1/2
+        shares["sex"] = 1.0 if np.unique(nums).size <= 3 else 0.0
+    if pd.api.types.is_integer_dtype(values.dtype):
+        texts = [str(v) for v in values.tolist() if 10**12 <= abs(v) < 10**19]
+        cards = sum(1 for t in texts if _run("credit_card", t))
+        if cards:
+            shares["credit_card"] = cards / len(values)
+    return shares
+
+
+def _string_shares(values: list[str], hinted: frozenset[str]) -> dict[str, float]:
+    values = [v for v in values if v]
+    if not values:
+        return {}
+    hits: Counter[str] = Counter()
+    cache: dict[tuple[str, bool], frozenset[str]] = {}
+    for i, value in enumerate(values):
+        key = (value, i < _PHONE_BUDGET)
+        if key not in cache:
+            cache[key] = _value_kinds(value, hinted, with_phone=key[1])
+        hits.update(cache[key])
+    n = len(values)
+    return {k: c / (min(n, _PHONE_BUDGET) if k == "phone" else n) for k, c in hits.items()}
+
+
+def _value_kinds(value: str, hinted: frozenset[str], *, with_phone: bool) -> frozenset[str]:
+    # A value that wholly has a rule shape (an MRN, an age) is not re-read as a phone.
+    ruled = _rule_kinds(value, hinted)
+    if ruled:
+        return frozenset(ruled)
+    return frozenset(
+        f.kind for f in _resolve(_pattern_findings(value, hinted, with_phone=with_phone))
+    )
+
+
+# --- Free text: labelled values ------------------------------------------------------
+
+_WORD = r"[A-Z][^\W\d_]+(?:[-'\u2019][^\W\d_]+)*"
+_FULL_NAME = rf"{_WORD}(?:[ \t]+(?:[A-Z]\.[ \t]+)?{_WORD}){{0,2}}"
+_TEXT_RULES: tuple[tuple[str, re.Pattern[str], float], ...] = (
+    (
+        "person_name",
+        re.compile(rf"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof)\.?[ \t]+(?P<v>{_FULL_NAME})"),
+        0.6,
+    ),
+    (
+        "person_name",
+        re.compile(rf"(?i:\b(?:patient|full name|name))[ \t]*[:=][ \t]*(?P<v>{_FULL_NAME})"),
+        0.7,
+    ),
+    (
+        "medical_record_number",
+        re.compile(
+            r"(?i:\b(?:MRN|medical record (?:number|no\.?|#)|patient id)\b)[ \t]*[:#]?[ \t]*"
+            r"(?P<v>[A-Za-z]{0,3}-?\d{4,12})\b"
+        ),
+        0.85,
+    ),
+    (
+        "sex",
+        re.compile(
+            r"(?i:\b(?:sex|gender)\b[ \t]*[:=]?[ \t]*"
+            r"(?P<v>male|female|man|woman|non-binary|nonbinary|diverse|other|m|f|x)\b)"
+        ),
+        0.7,
+    ),
+    (
+        "sex",
+        re.compile(r"(?i:\b\d{1,3}[- ](?:year|yr)s?[- ]old[ \t]+(?P<v>male|female|man|woman)\b)"),
+        0.6,
+    ),
+    ("age", re.compile(r"(?i:\b(?:age|aged)\b)[ \t]*[:=]?[ \t]*(?P<v>\d{1,3})\b"), 0.7),
+    ("age", re.compile(r"\b(?P<v>\d{1,3})[- ](?i:years?|yrs?)[- ](?i:old)\b"), 0.7),
+)
+_ICD_CONTEXT = re.compile(
+    r"(?i:\b(?:ICD-?10(?:-CM)?|ICD|diagnos[ie]s(?: code)?|dx|diagnosed with)\b)"
+)
+_ICD_IN_TEXT = re.compile(r"\b[A-TV-Z][0-9][0-9AB](?:\.[0-9A-TV-Z]{1,4})?\b")
+_DOB_CONTEXT = re.compile(r"(?i:\b(?:dob|d\.o\.b\.?|date of birth|birth ?date|birthday|born)\b)")
+
+
+def _labelled(text: str) -> list[TextFinding]:
+    """Findings that need a label next to the value, since the value alone is ambiguous."""
+    found: list[TextFinding] = []
+    for kind, pattern, score in _TEXT_RULES:
+        for m in pattern.finditer(text):
+            if kind == "age" and int(m.group("v")) > 120:
+                continue
+            found.append(TextFinding(kind, m.start("v"), m.end("v"), score))
+    for ctx in _ICD_CONTEXT.finditer(text):
+        window = text[ctx.end() : ctx.end() + 60]
+        for m in _ICD_IN_TEXT.finditer(window):
+            found.append(
+                TextFinding("diagnosis_code", ctx.end() + m.start(), ctx.end() + m.end(), 0.8)
+            )
+    if _DOB_CONTEXT.search(text):
+        for start, end in _dates(text):
+            if _DOB_CONTEXT.search(text[max(0, start - 30) : start]):
+                found.append(TextFinding("date_of_birth", start, end, 0.85))
+    return found

@@ -1,0 +1,340 @@
+"""Hash-chained, signed audit log.
+
+Each event stores the sha256 of the previous event, so editing, deleting, inserting or
+reordering any event breaks the chain at that point. A chain alone cannot catch someone
+who rewrites the tail and recomputes every hash, or who truncates it, so each append
+transaction also writes a *checkpoint*: (seq, hash) signed with HMAC-SHA256 under a
+workspace key that is never stored in the database, and the newest checkpoint is also
+written to an anchor file beside the key, outside the database. ``verify()`` checks the
+chain, every checkpoint signature, that the last event is signed, and that the anchor's
+event is still there with the same hash.
+
+Not protected: an attacker who holds both database write access *and* the workspace key
+(or who restores an older copy of the database and of the anchor file together).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import hmac
+import json
+import os
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from prodline.errors import IntegrityError
+from prodline.store.db import Database
+from prodline.store.tables import audit_checkpoints, audit_events, audit_head
+
+__all__ = ["AuditEvent", "AuditLog", "VerifyResult", "load_or_create_key"]
+
+GENESIS = "0" * 64
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One recorded state change."""
+
+    seq: int
+    ts: str
+    actor: str
+    action: str
+    subject: str
+    payload: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "ts": self.ts,
+            "actor": self.actor,
+            "action": self.action,
+            "subject": self.subject,
+            "payload": self.payload,
+            "prev_hash": self.prev_hash,
+            "hash": self.hash,
+        }
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """Outcome of ``AuditLog.verify``; ``str()`` is the line the CLI prints."""
+
+    ok: bool
+    events: int
+    first_bad_seq: int | None = None
+    reason: str = ""
+
+    def __str__(self) -> str:
+        if self.ok:
+            return f"ok, {self.events} events"
+        where = f"event #{self.first_bad_seq}" if self.first_bad_seq is not None else "log"
+        return f"tampered: {where}: {self.reason}"
+
+
+def event_hash(
+    seq: int, ts: str, actor: str, action: str, subject: str, payload: str, prev: str
+) -> str:
+    body = "\x1f".join((str(seq), ts, actor, action, subject, payload, prev))
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def load_or_create_key(path: Path) -> bytes:
+    """The signing key: ``PRODLINE_AUDIT_KEY`` (hex) or a 0600 file made on first use."""
+    env = os.environ.get("PRODLINE_AUDIT_KEY")
+    if env:
+        return bytes.fromhex(env)
+    if path.exists():
+        return bytes.fromhex(path.read_text().strip())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_bytes(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key.hex())
+    return key
+
+
+class AuditLog:
+    """Append events inside the caller's transaction (``record``) or on their own."""
+
+    def __init__(self, db: Database, key: bytes, anchor_path: Path, actor: str) -> None:
+        self._db = db
+        self._key = key
+        self._anchor_path = anchor_path
+        self.actor = actor
+
+    # -- writing ---------------------------------------------------------------------
+    def record(
+        self,
+        conn: Connection,
+        action: str,
+        subject: str,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        actor: str | None = None,
+    ) -> AuditEvent:
+        """Append one event in ``conn``'s transaction: it commits with the state change."""
+        return self._record_many(conn, [(action, subject, payload or {})], actor)[0]
+
+    def append(
+        self,
+        action: str,
+        subject: str,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        actor: str | None = None,
+    ) -> AuditEvent:
+        with self._db.tx() as conn:
+            event = self.record(conn, action, subject, payload, actor=actor)
+        self._write_anchor(event.seq, event.hash)
+        return event
+
+    def append_many(
+        self,
+        events: Iterable[tuple[str, str, Mapping[str, Any]]],
+        *,
+        actor: str | None = None,
+    ) -> int:
+        """Append a batch in one transaction with one checkpoint (the fast path)."""
+        batch = list(events)
+        if not batch:
+            return 0
+        with self._db.tx() as conn:
+            written = self._record_many(conn, batch, actor)
+        self._write_anchor(written[-1].seq, written[-1].hash)
+        return len(written)
+
+    def _record_many(
+        self,
+        conn: Connection,
+        batch: list[tuple[str, str, Mapping[str, Any]]],
+        actor: str | None,
+    ) -> list[AuditEvent]:
+        seq, prev = self._lock_head(conn)
+        who = actor or self.actor
+        ts = datetime.now(UTC).isoformat(timespec="microseconds")
+        rows: list[dict[str, Any]] = []
+        out: list[AuditEvent] = []
+        for action, subject, payload in batch:
+            seq += 1
+            text = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS, default=str).decode()
+            digest = event_hash(seq, ts, who, action, subject, text, prev)
+            rows.append(
+                {
+                    "seq": seq,
+                    "ts": ts,
+                    "actor": who,
+                    "action": action,
+                    "subject": subject,
+                    "payload": text,
+                    "prev_hash": prev,
+                    "hash": digest,
+                }
+            )
+            out.append(AuditEvent(seq, ts, who, action, subject, dict(payload), prev, digest))
+            prev = digest
+        conn.execute(audit_events.insert(), rows)
+        conn.execute(
+            audit_head.update().where(audit_head.c.id == 1).values(seq=seq, hash=prev)
+        )
+        conn.execute(
+            audit_checkpoints.insert().values(
+                seq=seq, hash=prev, signature=self._sign(seq, prev), ts=ts
+            )
+        )
+        conn.info.setdefault("prodline_anchor", []).append((seq, prev))
+        return out
+
+    def _lock_head(self, conn: Connection) -> tuple[int, str]:
+        query = sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)
+        if not self._db.is_sqlite:
+            query = query.with_for_update()
+        row = conn.execute(query).first()
+        if row is None:
+            conn.execute(audit_head.insert().values(id=1, seq=0, hash=GENESIS))
+            if not self._db.is_sqlite:  # lock the row we just made
+                conn.execute(query)
+            return 0, GENESIS
+        return int(row.seq), str(row.hash)
+
+    def _sign(self, seq: int, digest: str) -> str:
+        return hmac.new(self._key, f"{seq}:{digest}".encode(), hashlib.sha256).hexdigest()
+
+    def flush_anchor(self, conn: Connection) -> None:
+        """After a caller's transaction committed, move the anchor to its newest event."""
+        pending = conn.info.pop("prodline_anchor", [])
+        if pending:
+            self._write_anchor(*max(pending))
+
+    def _write_anchor(self, seq: int, digest: str) -> None:
+        """Keep the newest signed head outside the database; never move it backwards."""
+        path = self._anchor_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path.with_suffix(".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            current = self._read_anchor()
+            if current is not None and current["seq"] >= seq:
+                return
+            tmp = path.with_suffix(".tmp")
+            data = {"seq": seq, "hash": digest, "signature": self._sign(seq, digest)}
+            tmp.write_text(json.dumps(data))
+            os.replace(tmp, path)
+
+    def _read_anchor(self) -> dict[str, Any] | None:
+        try:
+            return dict(json.loads(self._anchor_path.read_text()))
+        except FileNotFoundError:
+            return None
+        except (ValueError, OSError) as exc:
+            raise IntegrityError(f"Audit anchor '{self._anchor_path}' is unreadable.") from exc
+
+    # -- reading ---------------------------------------------------------------------
+    def events(
+        self,
+        *,
+        limit: int | None = None,
+        action: str | None = None,
+        subject: str | None = None,
+    ) -> list[AuditEvent]:
+        """Newest first."""
+        query = sa.select(audit_events).order_by(audit_events.c.seq.desc())
+        if action:
+            query = query.where(audit_events.c.action == action)
+        if subject:
+            query = query.where(audit_events.c.subject.like(f"{subject}%"))
+        if limit:
+            query = query.limit(limit)
+        with self._db.read() as conn:
+            rows = conn.execute(query).all()
+        return [
+            AuditEvent(
+                r.seq, r.ts, r.actor, r.action, r.subject, json.loads(r.payload), r.prev_hash,
+                r.hash,
+            )
+            for r in rows
+        ]
+
+    def count(self) -> int:
+        with self._db.read() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(audit_events)).scalar())
+
+    def verify(self) -> VerifyResult:
+        """Recompute the chain and check signed checkpoints and the outside anchor."""
+        anchor = self._read_anchor()
+        anchor_seq = int(anchor["seq"]) if anchor else -1
+        with self._db.read() as conn:
+            checkpoints = {
+                int(r.seq): (str(r.hash), str(r.signature))
+                for r in conn.execute(sa.select(audit_checkpoints))
+            }
+            result = conn.exec_driver_sql(
+                "SELECT seq, ts, actor, action, subject, payload, prev_hash, hash "
+                "FROM audit_events ORDER BY seq"
+            )
+            expected_seq, prev, count = 1, GENESIS, 0
+            hashes: dict[int, str] = {}
+            sha = hashlib.sha256
+            for seq, ts, actor, action, subject, payload, prev_hash, stored in result:
+                if seq != expected_seq:
+                    bad = expected_seq if seq > expected_seq else seq
+                    return VerifyResult(False, count, bad, f"expected event #{expected_seq} "
+                                        f"here, found #{seq} (deleted or reordered)")
+                if prev_hash != prev:
+                    return VerifyResult(False, count, seq, "its previous-hash link is broken "
+                                        "(an event before it was changed, removed or inserted)")
+                body = "\x1f".join((str(seq), ts, actor, action, subject, payload, prev_hash))
+                if sha(body.encode()).hexdigest() != stored:
+                    return VerifyResult(False, count, seq, f"its content ({action} {subject}) "
+                                        "does not match its hash (edited)")
+                if seq in checkpoints or seq == anchor_seq:
+                    hashes[seq] = stored
+                prev, expected_seq, count = stored, expected_seq + 1, count + 1
+        return self._verify_signatures(count, checkpoints, hashes, anchor)
+
+    def _verify_signatures(
+        self,
+        count: int,
+        checkpoints: dict[int, tuple[str, str]],
+        hashes: dict[int, str],
+        anchor: dict[str, Any] | None,
+    ) -> VerifyResult:
+        for seq in sorted(checkpoints):
+            digest, signature = checkpoints[seq]
+            if not hmac.compare_digest(signature, self._sign(seq, digest)):
+                return VerifyResult(False, count, seq, "its checkpoint signature is invalid "
+                                    "(forged, or signed with another workspace key)")
+            if seq > count:
+                return VerifyResult(False, count, count + 1, f"a signed checkpoint names "
+                                    f"event #{seq} but the log ends at #{count} (truncated)")
+            if hashes.get(seq) != digest:
+                return VerifyResult(False, count, seq, "it differs from its signed checkpoint "
+                                    "(the tail was rewritten)")
+        if count and count not in checkpoints:
+            last = max(checkpoints, default=0)
+            return VerifyResult(False, count, last + 1, "events after the last signed "
+                                f"checkpoint (#{last}) are not signed (appended outside prodline)")
+        if anchor is None:
+            if count:
+                return VerifyResult(False, count, None, f"the anchor file {self._anchor_path} "
+                                    "is missing, so truncation cannot be ruled out")
+            return VerifyResult(True, 0)
+        seq, digest = int(anchor["seq"]), str(anchor["hash"])
+        if not hmac.compare_digest(str(anchor.get("signature", "")), self._sign(seq, digest)):
+            return VerifyResult(False, count, None, "the anchor file's signature is invalid")
+        if seq > count:
+            return VerifyResult(False, count, count + 1, f"the anchor records event #{seq} but "
+                                f"the log ends at #{count} (truncated)")
+        if hashes.get(seq) != digest:
+            return VerifyResult(False, count, seq, "it differs from the anchor outside the "
+                                "database (the tail was rewritten)")
+        return VerifyResult(True, count)

@@ -1,0 +1,176 @@
+"""Table definitions (SQLAlchemy Core). Schema changes go through Alembic migrations."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+__all__ = [
+    "alias_history",
+    "aliases",
+    "audit_checkpoints",
+    "audit_events",
+    "audit_head",
+    "dataset_versions",
+    "datasets",
+    "lineage_edges",
+    "metadata",
+    "model_version_datasets",
+    "model_versions",
+    "models",
+    "prediction_log",
+]
+
+metadata = sa.MetaData()
+
+JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+TS = sa.DateTime(timezone=True)
+
+datasets = sa.Table(
+    "datasets",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("owner", sa.String(200), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+dataset_versions = sa.Table(
+    "dataset_versions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("dataset_id", sa.ForeignKey("datasets.id"), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("content_sha256", sa.String(64), nullable=False),
+    sa.Column("data_artifact", sa.String(64), nullable=False),
+    sa.Column("source_artifact", sa.String(64), nullable=True),
+    sa.Column("format", sa.String(20), nullable=False),
+    sa.Column("rows", sa.Integer, nullable=False),
+    sa.Column("schema", JSON, nullable=False),
+    sa.Column("profile", JSON, nullable=False),
+    sa.Column("sensitivity", JSON, nullable=False),
+    sa.Column("owner", sa.String(200), nullable=False),
+    sa.Column("source", sa.String(1000), nullable=False),
+    sa.Column("description", sa.Text, nullable=False, default=""),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.UniqueConstraint("dataset_id", "version", name="uq_dataset_version"),
+)
+
+models = sa.Table(
+    "models",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+model_versions = sa.Table(
+    "model_versions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("model_id", sa.ForeignKey("models.id"), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("flavor", sa.String(20), nullable=False),
+    sa.Column("artifact", sa.String(64), nullable=False),
+    sa.Column("filename", sa.String(300), nullable=False),
+    sa.Column("signature", JSON, nullable=False),
+    sa.Column("metrics", JSON, nullable=False),
+    sa.Column("params", JSON, nullable=False),
+    sa.Column("tags", JSON, nullable=False),
+    sa.Column("risk_level", sa.String(20), nullable=False),
+    sa.Column("git_commit", sa.String(64), nullable=True),
+    sa.Column("description", sa.Text, nullable=False, default=""),
+    sa.Column("status", sa.String(20), nullable=False, default="active"),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.UniqueConstraint("model_id", "version", name="uq_model_version"),
+)
+
+model_version_datasets = sa.Table(
+    "model_version_datasets",
+    metadata,
+    sa.Column("model_version_id", sa.ForeignKey("model_versions.id"), primary_key=True),
+    sa.Column("dataset_version_id", sa.ForeignKey("dataset_versions.id"), primary_key=True),
+)
+
+aliases = sa.Table(
+    "aliases",
+    metadata,
+    sa.Column("model_id", sa.ForeignKey("models.id"), primary_key=True),
+    sa.Column("alias", sa.String(100), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    # Bumped on every move: the optimistic check that makes concurrent promotions conflict.
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+)
+
+alias_history = sa.Table(
+    "alias_history",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("model_id", sa.ForeignKey("models.id"), nullable=False),
+    sa.Column("alias", sa.String(100), nullable=False),
+    sa.Column("action", sa.String(20), nullable=False),
+    sa.Column("from_version", sa.Integer, nullable=True),
+    sa.Column("to_version", sa.Integer, nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("at", TS, nullable=False),
+    sa.Index("ix_alias_history_model_alias", "model_id", "alias"),
+)
+
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("ts", sa.String(40), nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("action", sa.String(100), nullable=False),
+    sa.Column("subject", sa.String(500), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+
+# One row (id=1): the chain's head, locked by every append so appenders serialize.
+audit_head = sa.Table(
+    "audit_head",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+
+audit_checkpoints = sa.Table(
+    "audit_checkpoints",
+    metadata,
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("signature", sa.String(128), nullable=False),
+    sa.Column("ts", sa.String(40), nullable=False),
+)
+
+lineage_edges = sa.Table(
+    "lineage_edges",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("src", sa.String(500), nullable=False),
+    sa.Column("dst", sa.String(500), nullable=False),
+    sa.Column("relation", sa.String(50), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.UniqueConstraint("src", "dst", "relation", name="uq_lineage_edge"),
+    sa.Index("ix_lineage_dst", "dst"),
+)
+
+prediction_log = sa.Table(
+    "prediction_log",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("request_id", sa.String(64), nullable=False, index=True),
+    sa.Column("model", sa.String(200), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("ts", sa.String(40), nullable=False),
+    sa.Column("inputs", sa.Text, nullable=False),
+    sa.Column("outputs", sa.Text, nullable=False),
+    sa.Column("latency_ms", sa.Float, nullable=False),
+)

@@ -1,0 +1,140 @@
+"""Shared fixtures: workspaces on SQLite and on a real PostgreSQL server.
+
+PostgreSQL comes from ``PRODLINE_TEST_DB_URL`` (CI points it at the machine's server);
+without it, a throwaway cluster is started with initdb/pg_ctl when PostgreSQL is
+installed, and otherwise the PostgreSQL variants skip with the reason. With
+``PRODLINE_REQUIRE_POSTGRES=1`` (CI) they fail instead of skipping.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from prodline.workspace import Workspace
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _pg_bin(tool: str) -> str | None:
+    found = shutil.which(tool)
+    if found:
+        return found
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{tool}"))
+    return candidates[-1] if candidates else None
+
+
+def _throwaway_cluster(tmp: Path) -> tuple[str, Callable[[], None]]:
+    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+    if not initdb or not pg_ctl:
+        raise RuntimeError("PostgreSQL is not installed (no initdb/pg_ctl) and "
+                           "PRODLINE_TEST_DB_URL is not set")
+    data = tmp / "pgdata"
+    data.mkdir(parents=True)
+    prefix: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses to run as root
+        shutil.chown(tmp, "postgres")
+        shutil.chown(data, "postgres")
+        prefix = ["runuser", "-u", "postgres", "--"]
+    port = _free_port()
+    subprocess.run([*prefix, initdb, "-D", str(data), "-A", "trust", "-U", "postgres"],
+                   check=True, capture_output=True)
+    subprocess.run([*prefix, pg_ctl, "-D", str(data), "-w", "-l", str(data / "log"), "-o",
+                    f"-p {port} -k {data} -c listen_addresses=127.0.0.1", "start"],
+                   check=True, capture_output=True)
+
+    def stop() -> None:
+        subprocess.run([*prefix, pg_ctl, "-D", str(data), "-m", "immediate", "stop"],
+                       capture_output=True, check=False)
+
+    return f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres", stop
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of a PostgreSQL database we may CREATE DATABASE from."""
+    url = os.environ.get("PRODLINE_TEST_DB_URL")
+    stop: Callable[[], None] | None = None
+    try:
+        if not url:
+            url, stop = _throwaway_cluster(tmp_path_factory.mktemp("pg"))
+        engine = sa.create_engine(url)
+        with engine.connect() as conn:
+            conn.execute(sa.text("select 1"))
+        engine.dispose()
+    except Exception as exc:  # any reason we cannot get a server
+        if os.environ.get("PRODLINE_REQUIRE_POSTGRES"):
+            pytest.fail(f"PostgreSQL required but unavailable: {exc}")
+        pytest.skip(f"PostgreSQL tests skipped: {exc}")
+    yield url
+    if stop:
+        stop()
+
+
+@pytest.fixture
+def pg_url(pg_admin_url: str) -> Iterator[str]:
+    """A fresh, empty database for one test; dropped afterwards."""
+    name = f"prodline_t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    yield str(sa.make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False))
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each contract test runs once per metadata backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'home' / 'prodline.db'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def make_ws(tmp_path: Path) -> Iterator[Callable[..., Workspace]]:
+    """Factory: ``make_ws(db_url=None, home=None, actor="tester")``."""
+    opened: list[Workspace] = []
+
+    def make(db_url: str | None = None, home: Path | None = None,
+             actor: str = "tester") -> Workspace:
+        ws = Workspace.open(home or tmp_path / "home", db_url=db_url, actor=actor)
+        opened.append(ws)
+        return ws
+
+    yield make
+    for ws in opened:
+        ws.close()
+
+
+@pytest.fixture
+def ws(make_ws: Callable[..., Workspace], db_url: str) -> Workspace:
+    """A workspace on each backend (SQLite and PostgreSQL)."""
+    return make_ws(db_url=db_url)
+
+
+@pytest.fixture
+def sqlite_ws(make_ws: Callable[..., Workspace]) -> Workspace:
+    return make_ws()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for var in ("PRODLINE_HOME", "PRODLINE_DB_URL", "PRODLINE_AUDIT_KEY", "PRODLINE_ARTIFACTS"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("PRODLINE_ACTOR", "tester")

@@ -65,6 +65,7 @@ HOST = "127.0.0.1"
 SERVER_CPU, LOADGEN_CPU = 0, 1
 MAX_DURATION = 30.0
 WRK_INSTALL = "apt-get update && apt-get install -y wrk"
+LOAD_AT_START = 0.0  # 1-minute load average when main() starts: a busy machine skews the table
 PIN = True  # pin servers to SERVER_CPU and wrk to LOADGEN_CPU; main() may turn it off
 
 console = Console(width=110)
@@ -441,8 +442,15 @@ mlflow.sklearn.save_model(
 
 
 def mlflow_env() -> dict[str, str]:
-    # No network here: keep MLflow from phoning home.
-    return {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
+    # MLflow execs `uvicorn` from PATH, so its venv goes first; no network: no telemetry.
+    path = f"{MLFLOW_VENV / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
+    return {
+        **os.environ,
+        "PATH": path,
+        "VIRTUAL_ENV": str(MLFLOW_VENV),
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "DO_NOT_TRACK": "true",
+    }
 
 
 def ensure_mlflow_venv(version: str) -> Path:
@@ -514,7 +522,8 @@ def ratio(
 
 
 def report(results: dict[str, Result], header: str) -> None:
-    table = Table(title=header, title_justify="left")
+    console.print(header, highlight=False, soft_wrap=True)
+    table = Table()
     table.add_column("server")
     for col in ("req/s @c10", "p50 ms @c1", "p99 ms @c1", "non-2xx"):
         table.add_column(col, justify="right")
@@ -544,7 +553,7 @@ def report(results: dict[str, Result], header: str) -> None:
         console.print("! = answered non-2xx or had socket errors: left out of the ratios")
 
     prod = results.get("prodline")
-    p50 = f"{prod.p50_ms:.2f}" if prod and prod.valid and prod.p50_ms else "n/a"
+    p50 = f"{prod.p50_ms:.2f} ms" if prod and prod.valid and prod.p50_ms else "n/a"
 
     def rps(r: Result) -> float | None:
         return r.rps
@@ -559,7 +568,7 @@ def report(results: dict[str, Result], header: str) -> None:
         f"ratio: prodline/in-process ndarray p50 = {ratio(results, 'prodline', ndarray, lat)}",
         f"ratio: prodline/mlflow throughput = {ratio(results, 'prodline', 'mlflow', rps)} "
         f"(target >= 4x); prodline/minimal-fastapi = {ratio(results, 'prodline', mini, rps)} "
-        f"(target >= 1x); prodline p50 = {p50} ms (target <= 1.5 ms)",
+        f"(target >= 1x); prodline p50 = {p50} (target <= 1.5 ms)",
     ]
     for line in lines:
         console.print(line, highlight=False, soft_wrap=True)
@@ -572,7 +581,7 @@ def environment_line(duration: float) -> str:
     return (
         f"serving bench: {duration:g} s per run, wrk -t1 (c10 and c1), 1 worker each, "
         f"{'pinned: server cpu0, wrk cpu1' if PIN else 'not pinned'}; "
-        f".venv uvicorn: {loop}/{http_impl}"
+        f".venv uvicorn: {loop}/{http_impl}; load average at start {LOAD_AT_START:.2f}"
     )
 
 
@@ -596,7 +605,7 @@ def parse_parts(text: str) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    global PIN
+    global PIN, LOAD_AT_START
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per measured run")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds per warm-up run")
@@ -620,8 +629,10 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"wrk (the load generator) is not installed; install it with: {WRK_INSTALL}")
         return 2
 
-    # Ctrl-C raises KeyboardInterrupt; make SIGTERM unwind the same way so servers get killed.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    LOAD_AT_START = os.getloadavg()[0]
+    # Ctrl-C (even where SIGINT came in ignored) and SIGTERM unwind so the servers get killed.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     shutil.rmtree(RUN, ignore_errors=True)
     (RUN / "logs").mkdir(parents=True)
     model, _, inputs = make_model(RUN)
@@ -651,7 +662,7 @@ def main(argv: list[str] | None = None) -> int:
             except (BenchError, subprocess.SubprocessError, OSError, ValueError) as exc:
                 results[names[part]] = Result(names[part], failure=str(exc))
     except KeyboardInterrupt:
-        console.print("interrupted; stopping servers")
+        console.print("interrupted: servers stopped, no table")
         return 130
     finally:
         for proc in list(_live):

@@ -13,6 +13,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -43,23 +44,27 @@ def _throwaway_cluster(tmp: Path) -> tuple[str, Callable[[], None]]:
     if not initdb or not pg_ctl:
         raise RuntimeError("PostgreSQL is not installed (no initdb/pg_ctl) and "
                            "PRODLINE_TEST_DB_URL is not set")
-    data = tmp / "pgdata"
-    data.mkdir(parents=True)
+    # Outside pytest's 0700 tmp tree, so the postgres user can reach it when we are root.
+    data = Path(tempfile.mkdtemp(prefix="prodline-pg-"))
     prefix: list[str] = []
     if os.geteuid() == 0:  # initdb refuses to run as root
-        shutil.chown(tmp, "postgres")
         shutil.chown(data, "postgres")
         prefix = ["runuser", "-u", "postgres", "--"]
     port = _free_port()
-    subprocess.run([*prefix, initdb, "-D", str(data), "-A", "trust", "-U", "postgres"],
-                   check=True, capture_output=True)
-    subprocess.run([*prefix, pg_ctl, "-D", str(data), "-w", "-l", str(data / "log"), "-o",
-                    f"-p {port} -k {data} -c listen_addresses=127.0.0.1", "start"],
-                   check=True, capture_output=True)
+    for cmd in (
+        [*prefix, initdb, "-D", str(data), "-A", "trust", "-U", "postgres"],
+        [*prefix, pg_ctl, "-D", str(data), "-w", "-l", str(data / "log"), "-o",
+         f"-p {port} -k {data} -c listen_addresses=127.0.0.1", "start"],
+    ):
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"{Path(cmd[len(prefix)]).name} failed: "
+                               f"{(done.stderr or done.stdout).strip()[:300]}")
 
     def stop() -> None:
         subprocess.run([*prefix, pg_ctl, "-D", str(data), "-m", "immediate", "stop"],
                        capture_output=True, check=False)
+        shutil.rmtree(data, ignore_errors=True)
 
     return f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres", stop
 

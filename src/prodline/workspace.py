@@ -101,8 +101,10 @@ class Workspace:
     def tx(self) -> Iterator[Connection]:
         """A write transaction whose audit events and lineage commit with it."""
         with self.db.tx() as conn:
+            conn.info["prodline_anchor"] = pending = []
             yield conn
-        self.audit.flush_anchor(conn)
+            conn.info.pop("prodline_anchor", None)
+        self.audit.write_anchor(pending)
 
     def close(self) -> None:
         self.db.dispose()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import re
+import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -206,13 +207,16 @@ class Datasets:
                 frame, fmt = pd.read_parquet(path), "parquet"
             elif suffix in {".csv", ".txt", ".tsv"}:
                 sep = "\t" if suffix == ".tsv" else ","
-                frame, fmt = pd.read_csv(path, sep=sep), "csv"
+                with warnings.catch_warnings():  # a row wider than the header is an error
+                    warnings.simplefilter("error", pd.errors.ParserWarning)
+                    frame, fmt = pd.read_csv(path, sep=sep, index_col=False), "csv"
             else:
                 raise InvalidInput(
                     f"'{path.name}' has an unsupported format; give a .csv, .tsv or .parquet "
                     "file.", field="path"
                 )
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        except (pd.errors.ParserError, pd.errors.ParserWarning, pd.errors.EmptyDataError,
+                UnicodeDecodeError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise InvalidInput(f"'{path.name}' is not a well-formed {suffix[1:].upper()} file: "
                                f"{first}.", field="path") from exc

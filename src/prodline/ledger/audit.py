@@ -192,27 +192,22 @@ class AuditLog:
                 seq=seq, hash=prev, signature=self._sign(seq, prev), ts=ts
             )
         )
-        conn.info.setdefault("prodline_anchor", []).append((seq, prev))
+        if "prodline_anchor" in conn.info:  # inside Workspace.tx: anchored after commit
+            conn.info["prodline_anchor"].append((seq, prev))
         return out
 
     def _lock_head(self, conn: Connection) -> tuple[int, str]:
         query = sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)
         if not self._db.is_sqlite:
             query = query.with_for_update()
-        row = conn.execute(query).first()
-        if row is None:
-            conn.execute(audit_head.insert().values(id=1, seq=0, hash=GENESIS))
-            if not self._db.is_sqlite:  # lock the row we just made
-                conn.execute(query)
-            return 0, GENESIS
+        row = conn.execute(query).one()  # seeded by the first migration
         return int(row.seq), str(row.hash)
 
     def _sign(self, seq: int, digest: str) -> str:
         return hmac.new(self._key, f"{seq}:{digest}".encode(), hashlib.sha256).hexdigest()
 
-    def flush_anchor(self, conn: Connection) -> None:
+    def write_anchor(self, pending: list[tuple[int, str]]) -> None:
         """After a caller's transaction committed, move the anchor to its newest event."""
-        pending = conn.info.pop("prodline_anchor", [])
         if pending:
             self._write_anchor(*max(pending))
 

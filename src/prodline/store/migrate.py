@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -31,5 +32,7 @@ def upgrade(db: Database) -> None:
     if current == head:
         return
     with db.tx() as conn:
+        if not db.is_sqlite:  # two processes opening a fresh database: one migrates
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(727274)"))
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")

@@ -160,6 +160,9 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('model_version_id', 'dataset_version_id')
     )
     # ### end Alembic commands ###
+    # The audit chain's head row exists from the start, so appenders only ever lock it.
+    op.execute(sa.text("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, :h)")
+               .bindparams(h="0" * 64))
 
 
 def downgrade() -> None:

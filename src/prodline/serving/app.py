@@ -1,0 +1,190 @@
+"""The prediction server's app: FastAPI for health, readiness, metrics and docs, with the
+predict route on a raw ASGI fast path in front of it (see ``fastpath``).
+
+Example
+-------
+>>> from prodline.serving import create_app                      # doctest: +SKIP
+>>> app = create_app(ws, "credit-risk", "production")            # doctest: +SKIP
+>>> uvicorn.run(app, host="127.0.0.1", port=8000)                # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from prodline.errors import NotFound
+from prodline.serving.fastpath import ServingApp
+from prodline.serving.metrics import CONTENT_TYPE_LATEST
+from prodline.serving.options import ServeOptions
+from prodline.serving.runtime import Runtime
+
+if TYPE_CHECKING:
+    from prodline.workspace import Workspace
+
+__all__ = ["create_app"]
+
+_PREDICT_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "examples": {
+                    "inputs": {"value": {"inputs": [{"x1": 0.5, "x2": 1.0}]}},
+                    "dataframe_records": {"value": {"dataframe_records": [{"x1": 0.5, "x2": 1.0}]}},
+                    "dataframe_split": {
+                        "value": {
+                            "dataframe_split": {"columns": ["x1", "x2"], "data": [[0.5, 1.0]]}
+                        }
+                    },
+                }
+            }
+        },
+    },
+}
+
+
+def create_app(
+    ws: Workspace,
+    name: str,
+    alias: str,
+    *,
+    options: ServeOptions | None = None,
+    address: tuple[str, int] | None = None,
+) -> ServingApp:
+    """Build the ASGI app serving ``name@alias``; the model is loaded now.
+
+    Parameters
+    ----------
+    ws
+        The workspace holding the model, the prediction log and the audit log.
+    name, alias
+        What to serve; a promote or rollback of ``alias`` is picked up while running.
+    options
+        Batching, logging and polling knobs (``ServeOptions``).
+    address
+        ``(host, port)`` the server listens on, for the ``server.started`` audit event.
+
+    Raises
+    ------
+    NotFound
+        The model or alias does not exist.
+    """
+    runtime = Runtime(ws, name, alias, options, address)
+    return ServingApp(runtime, _build_api(runtime))
+
+
+def _build_api(runtime: Runtime) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    api = FastAPI(
+        title=f"prodline serving {runtime.name}@{runtime.alias}",
+        lifespan=lifespan,
+        description="Predictions from a prodline model alias.",
+    )
+
+    @api.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = "not_found" if exc.status_code == 404 else "http_error"
+        message = (
+            f"No route here; this server answers POST /v1/models/{runtime.name}/predict, "
+            "GET /healthz, /readyz, /metrics and /docs."
+            if exc.status_code == 404
+            else str(exc.detail)
+        )
+        return _error(exc.status_code, code, message, {})
+
+    @api.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        field = ".".join(str(p) for p in first.get("loc", ()))
+        return _error(
+            422, "invalid_input", f"{field}: {first.get('msg', 'invalid')}", {"field": field}
+        )
+
+    @api.get("/healthz", summary="Liveness: the process answers")
+    async def healthz() -> dict[str, Any]:
+        return {"status": "ok"}
+
+    @api.get("/readyz", summary="Readiness: model loaded and prediction log writer running")
+    async def readyz() -> JSONResponse:
+        served = runtime.served
+        body = {"model": served.name, "alias": served.alias, "version": served.version}
+        if runtime.ready and runtime.predlog.alive:
+            return JSONResponse({"status": "ready", **body})
+        return _error(
+            503,
+            "not_ready",
+            f"{served.name}@{served.alias} is starting or stopping; retry shortly.",
+            body,
+        )
+
+    @api.get("/ping", include_in_schema=False)  # MLflow's health route
+    async def ping() -> Response:
+        return Response(b"\n", media_type="application/json")
+
+    @api.get("/metrics", summary="Prometheus metrics")
+    async def metrics() -> Response:
+        return Response(runtime.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    @api.get("/v1/models/{name}", summary="The served model version and its input signature")
+    async def model_info(name: str) -> JSONResponse:
+        served = runtime.served
+        if name != served.name:
+            exc = NotFound(
+                f"Model '{name}' is not served here; this server serves '{served.name}'.",
+                model=name,
+                served=served.name,
+            )
+            return JSONResponse(exc.to_dict(), status_code=404)
+        return JSONResponse(
+            {
+                "model": served.name,
+                "alias": served.alias,
+                "version": served.version,
+                "flavor": served.flavor,
+                "signature": [
+                    {"name": n, "type": k}
+                    for n, k in zip(served.spec.names, served.spec.kinds, strict=True)
+                ],
+            }
+        )
+
+    @api.post(
+        "/v1/models/{name}/predict",
+        openapi_extra=_PREDICT_DOC,
+        summary="Predict: {inputs}, {dataframe_records} or {dataframe_split}",
+    )
+    async def predict(name: str, request: Request) -> Response:
+        # Normally answered by the fast path before FastAPI sees it; kept for docs and for
+        # anyone mounting this FastAPI app on its own.
+        t0 = time.perf_counter()
+        request_id = runtime.new_request_id()
+        status, data = await runtime.predict(name, await request.body(), request_id, t0)
+        return Response(
+            data,
+            status_code=status,
+            media_type="application/json",
+            headers={"x-request-id": request_id},
+        )
+
+    return api
+
+
+def _error(status: int, code: str, message: str, details: dict[str, Any]) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"code": code, "message": message, "details": details}}, status_code=status
+    )

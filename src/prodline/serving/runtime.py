@@ -1,0 +1,215 @@
+"""The running state of one server and the predict handler every route shares.
+
+``Runtime.predict`` is the whole request path in plain Python: validate against the
+signature, micro-batch into ``predict``, encode with orjson, queue the log record, count
+the metrics. It returns ``(status, body)``; the ASGI fast path and the FastAPI route only
+move bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import secrets
+import time
+from typing import TYPE_CHECKING, Any
+
+from prodline.errors import HTTP_STATUS, InvalidInput, NotFound, ProdlineError
+from prodline.ledger.lineage import node
+from prodline.serving.batching import MicroBatcher
+from prodline.serving.metrics import ServerMetrics
+from prodline.serving.options import ServeOptions
+from prodline.serving.payload import parse
+from prodline.serving.predlog import PredictionLog, dumps
+from prodline.serving.reload import AliasWatcher
+from prodline.serving.served import ServedModel, load_served
+
+if TYPE_CHECKING:
+    from prodline.workspace import Workspace
+
+__all__ = ["Runtime"]
+
+
+class Runtime:
+    """One served ``name@alias``: model reference, batcher, log writer, metrics, watcher.
+
+    The model is loaded here, eagerly, so a wrong name or alias fails before any socket
+    is opened. ``start``/``stop`` run in the app's lifespan.
+    """
+
+    def __init__(
+        self,
+        ws: Workspace,
+        name: str,
+        alias: str,
+        options: ServeOptions | None = None,
+        address: tuple[str, int] | None = None,
+    ) -> None:
+        self.ws = ws
+        self.options = opts = options or ServeOptions()
+        self.address = address
+        self.served: ServedModel = load_served(ws, name, alias)
+        self.name, self.alias = name, alias
+        self.subject = node("deployment", name, alias)
+        self.metrics = ServerMetrics(name, alias)
+        self.metrics.served_version.set(self.served.version)
+        self.batcher = MicroBatcher(
+            opts.max_batch_rows,
+            in_thread=opts.predict_in_thread,
+            on_batch=self.metrics.observe_batch,
+        )
+        self.predlog = PredictionLog(
+            ws,
+            self.subject,
+            opts,
+            on_written=self.metrics.log_written.inc,
+            on_shed=self.metrics.log_shed.inc,
+        )
+        self.metrics.watch_log_depth(self.predlog.depth)
+        self.watcher = AliasWatcher(
+            ws, self.subject, lambda: self.served, self._swap, opts.poll_interval_s
+        )
+        self.ready = False
+        self.answered = 0
+        self.failed = 0
+        self.started_at = 0.0
+        self._ids = itertools.count(1)
+        self._id_prefix = secrets.token_hex(6)
+
+    # -- lifecycle -------------------------------------------------------------------
+    async def start(self) -> None:
+        self.started_at = time.monotonic()
+        self.predlog.start()
+        await asyncio.to_thread(self._record_start)
+        self.watcher.start()
+        self.ready = True
+
+    async def stop(self) -> None:
+        self.ready = False
+        await self.watcher.stop()
+        await self.batcher.drain()
+        self.batcher.close()
+        await asyncio.to_thread(self.predlog.close)
+        await asyncio.to_thread(
+            self.ws.audit.append,
+            "server.stopped",
+            self.subject,
+            {
+                "version": self.served.version,
+                "requests": self.answered + self.failed,
+                "answered": self.answered,
+                "failed": self.failed,
+                "logged": self.predlog.written,
+                "shed": self.predlog.shed,
+                "uptime_s": round(time.monotonic() - self.started_at, 3),
+            },
+        )
+
+    def _record_start(self) -> None:
+        host, port = self.address or (None, None)
+        with self.ws.tx() as conn:
+            self.ws.lineage.record(
+                conn, node("alias", self.name, self.alias), self.subject, "deployed_as"
+            )
+            self.ws.audit.record(
+                conn,
+                "server.started",
+                self.subject,
+                {
+                    "host": host,
+                    "port": port,
+                    "model": self.name,
+                    "alias": self.alias,
+                    "version": self.served.version,
+                    "flavor": self.served.flavor,
+                },
+            )
+
+    def _swap(self, new: ServedModel) -> None:
+        self.served = new
+        self.metrics.served_version.set(new.version)
+        self.metrics.switches.inc()
+
+    def new_request_id(self) -> str:
+        return f"{self._id_prefix}-{next(self._ids)}"
+
+    # -- the request path ------------------------------------------------------------
+    async def predict(
+        self, name: str, body: bytes, request_id: str, t0: float
+    ) -> tuple[int, bytes]:
+        """Answer one predict request: ``(status, JSON body)``; never raises."""
+        served = self.served
+        if name != served.name:
+            return self.error(
+                NotFound(
+                    f"Model '{name}' is not served here; this server serves '{served.name}' "
+                    f"({served.name}@{served.alias}, version {served.version}): POST "
+                    f"/v1/models/{served.name}/predict.",
+                    model=name,
+                    served=served.name,
+                ),
+                served.version,
+                t0,
+                request_id,
+            )
+        try:
+            parsed = parse(body, served.spec)
+            outcome = await self.batcher.submit(served, parsed)
+        except ProdlineError as exc:
+            return self.error(exc, served.version, t0, request_id)
+        except Exception as exc:  # never a traceback to the client
+            return self.error(
+                ProdlineError(f"Unexpected error: {type(exc).__name__}: {exc}"),
+                served.version,
+                t0,
+                request_id,
+            )
+        used = outcome.served
+        answer: dict[str, Any] = {
+            "predictions": outcome.predictions,
+            "model": used.name,
+            "version": used.version,
+            "request_id": request_id,
+        }
+        if outcome.probabilities is not None:
+            answer["probabilities"] = outcome.probabilities
+            answer["classes"] = outcome.classes
+        try:
+            data = dumps(answer)
+        except TypeError as exc:
+            return self.error(
+                ProdlineError(f"Cannot encode the predictions of {used.ref} as JSON: {exc}."),
+                used.version,
+                t0,
+                request_id,
+            )
+        latency = time.perf_counter() - t0
+        record = (request_id, time.time(), parsed, outcome, latency * 1000.0)
+        if not self.predlog.offer(record):
+            await self.predlog.put(record)
+        self.answered += 1
+        self.metrics.observe_ok(used.version, latency)
+        return 200, data
+
+    def error(
+        self,
+        exc: ProdlineError,
+        version: int | None,
+        t0: float,
+        request_id: str,
+        status: int | None = None,
+    ) -> tuple[int, bytes]:
+        status = status or HTTP_STATUS.get(exc.code, 500)
+        self.failed += 1
+        self.metrics.observe_error(version, status, exc.code, time.perf_counter() - t0)
+        doc = exc.to_dict()
+        doc["request_id"] = request_id
+        return status, dumps(doc)
+
+    def too_large(self, version: int, t0: float, request_id: str) -> tuple[int, bytes]:
+        exc = InvalidInput(
+            f"The request body is larger than {self.options.max_body_bytes} "
+            "bytes; send fewer rows per request.",
+            field="body",
+        )
+        return self.error(exc, version, t0, request_id, status=413)

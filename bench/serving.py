@@ -36,7 +36,7 @@ import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -105,7 +105,7 @@ class Server:
 # --------------------------------------------------------------------------- model and data
 
 
-def make_model(run: Path) -> tuple[LogisticRegression, pd.DataFrame, np.ndarray]:
+def make_model(run: Path) -> tuple[LogisticRegression, np.ndarray]:
     """Train the seeded model and write train.csv, model.skops and model.pkl under ``run``."""
     rng = np.random.default_rng(SEED)
     x = rng.normal(size=(2000, 2))
@@ -116,7 +116,7 @@ def make_model(run: Path) -> tuple[LogisticRegression, pd.DataFrame, np.ndarray]
     sio.dump(model, run / "model.skops")
     (run / "model.pkl").write_bytes(pickle.dumps(model))
     inputs = np.random.default_rng(SEED + 1).normal(size=(N_BODIES, 2)).round(4)
-    return model, data, inputs
+    return model, inputs
 
 
 def inputs_body(a: float, b: float) -> dict[str, Any]:
@@ -165,7 +165,7 @@ def bench_inprocess(model: LogisticRegression, inputs: np.ndarray, seconds: floa
 
 
 @contextlib.contextmanager
-def pinned(cpu: int):
+def pinned(cpu: int) -> Iterator[None]:
     """Pin this process to ``cpu`` for the block when pinning is on, like the servers."""
     before = os.sched_getaffinity(0)
     if PIN:
@@ -635,7 +635,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     shutil.rmtree(RUN, ignore_errors=True)
     (RUN / "logs").mkdir(parents=True)
-    model, _, inputs = make_model(RUN)
+    model, inputs = make_model(RUN)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         expected = model.predict(inputs)

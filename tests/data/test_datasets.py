@@ -13,17 +13,20 @@ from prodline.workspace import Workspace
 
 
 def _frame() -> pd.DataFrame:
-    return pd.DataFrame({
-        "email": ["ann@example.com", "bob@example.org", "cy@example.net", "di@example.com"],
-        "income": [1200.5, 3400.0, 2800.25, 5100.0],
-        "segment": ["a", "b", "a", "c"],
-        "label": [0, 1, 0, 1],
-    })
+    return pd.DataFrame(
+        {
+            "email": ["ann@example.com", "bob@example.org", "cy@example.net", "di@example.com"],
+            "income": [1200.5, 3400.0, 2800.25, 5100.0],
+            "segment": ["a", "b", "a", "c"],
+            "label": [0, 1, 0, 1],
+        }
+    )
 
 
 def test_register_csv_records_everything(ws: Workspace) -> None:
-    ds = ws.datasets.register(data_path(), name="german-credit", owner="risk-team",
-                              source="uci", description="applicants")
+    ds = ws.datasets.register(
+        data_path(), name="german-credit", owner="risk-team", source="uci", description="applicants"
+    )
     assert (ds.name, ds.version, ds.rows) == ("german-credit", 1, 1000)
     assert len(ds.content_sha256) == 64 and ds.format == "csv"
     assert ds.columns[:3] == ["risk", "sex", "job"]

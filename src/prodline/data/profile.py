@@ -150,7 +150,8 @@ def _profile_column(series: pd.Series, *, rows: int, bins: int, top: int) -> dic
         "distinct": int(values.nunique()),
     }
     if kind in ("integer", "float"):
-        out.update(_numeric_stats(values, kind=kind, bins=bins))
+        with np.errstate(over="ignore", invalid="ignore"):  # overflows end up as None
+            out.update(_numeric_stats(values, kind=kind, bins=bins))
         if kind == "integer" and out["distinct"] <= _LOW_CARDINALITY:
             out["top"] = _top_table(values, top=top, cast=int)
     elif kind == "boolean":
@@ -183,9 +184,20 @@ def _numeric_stats(values: pd.Series, *, kind: ColumnType, bins: int) -> dict[st
     out["std"] = _finite_or_none(float(finite.std(ddof=1))) if finite.size > 1 else None
     qs = np.quantile(finite, [q for _, q in _QUANTILES])
     out["quantiles"] = {label: float(q) for (label, _), q in zip(_QUANTILES, qs, strict=True)}
-    counts, edges = np.histogram(finite, bins=bins)
+    counts, edges = _histogram(finite, bins)
     out["histogram"] = {"edges": [float(e) for e in edges], "counts": [int(c) for c in counts]}
     return out
+
+
+def _histogram(finite: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        return np.histogram(finite, bins=bins)
+    except ValueError:
+        # float64 cannot split the range into `bins` parts: too narrow (IDs near 2**62
+        # that round to one value) or too wide (max - min overflows). Halving keeps the
+        # width finite; equal edges are allowed and put every value in the last bin.
+        lo, hi = float(finite.min()), float(finite.max())
+        return np.histogram(finite, bins=2 * np.linspace(lo / 2, hi / 2, bins + 1))
 
 
 def _top_table(values: pd.Series, *, top: int, cast: type) -> dict[str, Any]:

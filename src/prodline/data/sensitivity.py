@@ -495,7 +495,10 @@ def _string_shares(values: list[str], hinted: frozenset[str]) -> dict[str, float
 # --- Free text: labelled values ------------------------------------------------------
 
 # A capitalized word with a lowercase letter in it (so "ID" or "MRN" is not a name).
-_WORD = r"[A-Z](?=[^\W\d_]*[a-z\u00df-\u00ff])[^\W\d_]+(?:[-'\u2019][^\W\d_]+)*"
+_WORD = (
+    r"(?=[A-Za-z\u00c0-\u024f'\u2019-]*[a-z\u00df-\u00ff])"
+    r"[A-Z][^\W\d_]*(?:[-'\u2019][^\W\d_]+)*"
+)
 _FULL_NAME = rf"{_WORD}(?:[ \t]+(?:[A-Z]\.[ \t]+)?{_WORD}){{0,2}}"
 _TEXT_RULES: tuple[tuple[str, re.Pattern[str], float], ...] = (
     (

@@ -271,7 +271,7 @@ def _extra_error(key: str, spec: InputSpec, field: str) -> InvalidInput:
 
 def _type_error(value: Any, kind: str, field: str, column: str | None = None) -> InvalidInput:
     of = f" (column '{column}')" if column else ""
-    if type(value) is int:
+    if type(value) is int and kind in ("integer", "float"):
         return InvalidInput(
             f"{field}{of} is {value}, outside the 64-bit integer range.", field=field
         )

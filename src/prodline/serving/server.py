@@ -7,7 +7,11 @@ finish, then the lifespan drains the batcher and flushes the prediction log.
 from __future__ import annotations
 
 import contextlib
+import signal
 import socket
+import threading
+from collections.abc import Iterator
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import uvicorn
@@ -58,11 +62,46 @@ def serve(
         flush=True,
     )
     try:
-        server.run(sockets=[sock])
+        with _stop_quietly():
+            server.run(sockets=[sock])
+    except SystemExit as exc:  # uvicorn exits when the lifespan startup fails
+        raise ProdlineError(
+            f"The server for {name}@{alias} did not start (exit {exc.code}); see the "
+            "messages above."
+        ) from None
     finally:
         sock.close()
     if not server.started:
         raise ProdlineError(f"The server for {name}@{alias} did not start; see the messages above.")
+
+
+class _Stopped(Exception):
+    """Raised by our signal handler after uvicorn's graceful shutdown re-raises a signal."""
+
+
+@contextlib.contextmanager
+def _stop_quietly() -> Iterator[None]:
+    """Make SIGINT/SIGTERM end ``serve()`` normally once uvicorn has shut down gracefully.
+
+    uvicorn handles the signal (stop accepting, finish requests, run the lifespan
+    shutdown), then re-raises it to the handlers found before it started: ours, which
+    turns it into a normal return instead of a traceback or a kill.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stopped(signum: int, frame: FrameType | None) -> None:
+        raise _Stopped
+
+    before = {sig: signal.signal(sig, stopped) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    except _Stopped:
+        pass
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
 
 
 def uvicorn_config(app: Any, host: str, port: int, *, loop: str = "uvloop") -> uvicorn.Config:

@@ -21,8 +21,9 @@ from prodline.workspace import Workspace
 
 
 def _events(n: int, start: int = 0) -> list[tuple[str, str, dict[str, object]]]:
-    return [("bench.event", f"thing:{i}", {"i": i, "note": "x" * 40}) for i in range(start,
-                                                                               start + n)]
+    return [
+        ("bench.event", f"thing:{i}", {"i": i, "note": "x" * 40}) for i in range(start, start + n)
+    ]
 
 
 def bench_prodline(home: Path, n: int, batch: int, db_url: str | None) -> tuple[float, float]:
@@ -43,12 +44,16 @@ def bench_raw_sqlite(path: Path, n: int, batch: int) -> tuple[float, float]:
     con = sqlite3.connect(path, isolation_level=None)
     con.execute("PRAGMA journal_mode=WAL")
     con.execute("PRAGMA synchronous=NORMAL")
-    con.execute("CREATE TABLE ev (seq INTEGER PRIMARY KEY, ts TEXT, actor TEXT, action TEXT, "
-                "subject TEXT, payload TEXT, prev_hash TEXT, hash TEXT)")
+    con.execute(
+        "CREATE TABLE ev (seq INTEGER PRIMARY KEY, ts TEXT, actor TEXT, action TEXT, "
+        "subject TEXT, payload TEXT, prev_hash TEXT, hash TEXT)"
+    )
     t0 = time.perf_counter()
     for start in range(0, n, batch):
-        rows = [(i + 1, "2026-01-01T00:00:00", "bench", a, s, str(p), "0" * 64, "0" * 64)
-                for i, (a, s, p) in enumerate(_events(min(batch, n - start), start), start)]
+        rows = [
+            (i + 1, "2026-01-01T00:00:00", "bench", a, s, str(p), "0" * 64, "0" * 64)
+            for i, (a, s, p) in enumerate(_events(min(batch, n - start), start), start)
+        ]
         con.execute("BEGIN IMMEDIATE")
         con.executemany("INSERT INTO ev VALUES (?,?,?,?,?,?,?,?)", rows)
         con.execute("COMMIT")
@@ -65,27 +70,34 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--batch", type=int, default=5_000)
-    parser.add_argument("--postgres", default=None, help="also run on this PostgreSQL URL "
-                        "(an empty database)")
+    parser.add_argument(
+        "--postgres", default=None, help="also run on this PostgreSQL URL (an empty database)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         raw_append, raw_read = bench_raw_sqlite(Path(tmp) / "raw.db", args.events, args.batch)
-        ours_append, ours_verify = bench_prodline(Path(tmp) / "home", args.events, args.batch,
-                                                  None)
-        rows = [("raw sqlite3 (no hashing)", raw_append, raw_read),
-                ("prodline audit (SQLite)", ours_append, ours_verify)]
+        ours_append, ours_verify = bench_prodline(Path(tmp) / "home", args.events, args.batch, None)
+        rows = [
+            ("raw sqlite3 (no hashing)", raw_append, raw_read),
+            ("prodline audit (SQLite)", ours_append, ours_verify),
+        ]
         if args.postgres:
-            pg_append, pg_verify = bench_prodline(Path(tmp) / "pg", args.events, args.batch,
-                                                  args.postgres)
+            pg_append, pg_verify = bench_prodline(
+                Path(tmp) / "pg", args.events, args.batch, args.postgres
+            )
             rows.append(("prodline audit (PostgreSQL)", pg_append, pg_verify))
     print(f"{args.events:,} events, batches of {args.batch:,}")
     print(f"{'':30} {'append ev/s':>14} {'verify/read ev/s':>18}")
     for label, append, verify in rows:
         print(f"{label:30} {append:>14,.0f} {verify:>18,.0f}")
-    print(f"ratio: prodline/raw append = {ours_append / raw_append:.2f}x, "
-          f"verify/raw read = {ours_verify / raw_read:.2f}x")
-    print(f"ratio: append {ours_append / 20_000:.2f}x of target 20k/s; "
-          f"verify {ours_verify / 200_000:.2f}x of target 200k/s")
+    print(
+        f"ratio: prodline/raw append = {ours_append / raw_append:.2f}x, "
+        f"verify/raw read = {ours_verify / raw_read:.2f}x"
+    )
+    print(
+        f"ratio: append {ours_append / 20_000:.2f}x of target 20k/s; "
+        f"verify {ours_verify / 200_000:.2f}x of target 200k/s"
+    )
 
 
 if __name__ == "__main__":

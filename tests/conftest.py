@@ -14,7 +14,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -42,8 +41,9 @@ def _pg_bin(tool: str) -> str | None:
 def _throwaway_cluster(tmp: Path) -> tuple[str, Callable[[], None]]:
     initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
     if not initdb or not pg_ctl:
-        raise RuntimeError("PostgreSQL is not installed (no initdb/pg_ctl) and "
-                           "PRODLINE_TEST_DB_URL is not set")
+        raise RuntimeError(
+            "PostgreSQL is not installed (no initdb/pg_ctl) and PRODLINE_TEST_DB_URL is not set"
+        )
     # Outside pytest's 0700 tmp tree, so the postgres user can reach it when we are root.
     data = Path(tempfile.mkdtemp(prefix="prodline-pg-"))
     prefix: list[str] = []
@@ -53,17 +53,32 @@ def _throwaway_cluster(tmp: Path) -> tuple[str, Callable[[], None]]:
     port = _free_port()
     for cmd in (
         [*prefix, initdb, "-D", str(data), "-A", "trust", "-U", "postgres"],
-        [*prefix, pg_ctl, "-D", str(data), "-w", "-l", str(data / "log"), "-o",
-         f"-p {port} -k {data} -c listen_addresses=127.0.0.1", "start"],
+        [
+            *prefix,
+            pg_ctl,
+            "-D",
+            str(data),
+            "-w",
+            "-l",
+            str(data / "log"),
+            "-o",
+            f"-p {port} -k {data} -c listen_addresses=127.0.0.1",
+            "start",
+        ],
     ):
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if done.returncode != 0:
-            raise RuntimeError(f"{Path(cmd[len(prefix)]).name} failed: "
-                               f"{(done.stderr or done.stdout).strip()[:300]}")
+            raise RuntimeError(
+                f"{Path(cmd[len(prefix)]).name} failed: "
+                f"{(done.stderr or done.stdout).strip()[:300]}"
+            )
 
     def stop() -> None:
-        subprocess.run([*prefix, pg_ctl, "-D", str(data), "-m", "immediate", "stop"],
-                       capture_output=True, check=False)
+        subprocess.run(
+            [*prefix, pg_ctl, "-D", str(data), "-m", "immediate", "stop"],
+            capture_output=True,
+            check=False,
+        )
         shutil.rmtree(data, ignore_errors=True)
 
     return f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres", stop
@@ -116,8 +131,9 @@ def make_ws(tmp_path: Path) -> Iterator[Callable[..., Workspace]]:
     """Factory: ``make_ws(db_url=None, home=None, actor="tester")``."""
     opened: list[Workspace] = []
 
-    def make(db_url: str | None = None, home: Path | None = None,
-             actor: str = "tester") -> Workspace:
+    def make(
+        db_url: str | None = None, home: Path | None = None, actor: str = "tester"
+    ) -> Workspace:
         ws = Workspace.open(home or tmp_path / "home", db_url=db_url, actor=actor)
         opened.append(ws)
         return ws

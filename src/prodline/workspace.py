@@ -101,7 +101,8 @@ class Workspace:
     def tx(self) -> Iterator[Connection]:
         """A write transaction whose audit events and lineage commit with it."""
         with self.db.tx() as conn:
-            conn.info["prodline_anchor"] = pending = []
+            pending: list[tuple[int, str]] = []
+            conn.info["prodline_anchor"] = pending
             yield conn
             conn.info.pop("prodline_anchor", None)
         self.audit.write_anchor(pending)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-import click
 import numpy as np
 import pandas as pd
 import pytest
@@ -23,12 +22,12 @@ if TYPE_CHECKING:
 CLI = Callable[..., "Result"]
 
 
-def _commands() -> list[tuple[str, click.Command]]:
+def _commands() -> list[tuple[str, Any]]:
     root = typer.main.get_command(app)
-    found: list[tuple[str, click.Command]] = []
+    found: list[tuple[str, Any]] = []
 
-    def walk(prefix: str, cmd: click.Command) -> None:
-        if isinstance(cmd, click.Group):
+    def walk(prefix: str, cmd: Any) -> None:
+        if hasattr(cmd, "commands"):
             for name, sub in cmd.commands.items():
                 walk(f"{prefix} {name}".strip(), sub)
         else:
@@ -40,9 +39,23 @@ def _commands() -> list[tuple[str, click.Command]]:
 
 def test_every_command_has_help_with_an_example() -> None:
     names = {name for name, _ in _commands()}
-    assert {"init", "data add", "data list", "data show", "model register", "model list",
-            "model show", "model archive", "promote", "rollback", "serve", "audit log",
-            "audit verify", "lineage", "demo"} <= names
+    assert {
+        "init",
+        "data add",
+        "data list",
+        "data show",
+        "model register",
+        "model list",
+        "model show",
+        "model archive",
+        "promote",
+        "rollback",
+        "serve",
+        "audit log",
+        "audit verify",
+        "lineage",
+        "demo",
+    } <= names
     for name, cmd in _commands():
         assert cmd.help and "Example:" in cmd.help, f"'{name}' lacks an Example: in its help"
 
@@ -64,13 +77,36 @@ def files(tmp_path: Path) -> dict[str, Path]:
 
 def _story(cli: CLI, files: dict[str, Path]) -> None:
     assert cli("init").code == 0
-    r = cli("data", "add", str(files["csv"]), "--name", "points", "--owner", "ml",
-            "--source", "synthetic")
+    r = cli(
+        "data",
+        "add",
+        str(files["csv"]),
+        "--name",
+        "points",
+        "--owner",
+        "ml",
+        "--source",
+        "synthetic",
+    )
     assert r.code == 0, r.err
     for key in ("m1", "m2"):
-        r = cli("model", "register", str(files[key]), "--name", "clf", "--trained-on",
-                "points@1", "--metric", "auc=0.9", "--param", "C=1", "--tag", "team=ml",
-                "--risk", "limited")
+        r = cli(
+            "model",
+            "register",
+            str(files[key]),
+            "--name",
+            "clf",
+            "--trained-on",
+            "points@1",
+            "--metric",
+            "auc=0.9",
+            "--param",
+            "C=1",
+            "--tag",
+            "team=ml",
+            "--risk",
+            "limited",
+        )
         assert r.code == 0, r.err
 
 
@@ -107,8 +143,13 @@ def test_lineage_tree_and_openlineage(cli: CLI, files: dict[str, Path]) -> None:
     _story(cli, files)
     cli("promote", "clf@2", "--to", "production")
     tree = cli("lineage", "clf@production").out
-    for text in ("alias clf@production", "model clf v2", "dataset points v1", "owner=ml",
-                 "source synthetic"):
+    for text in (
+        "alias clf@production",
+        "model clf v2",
+        "dataset points v1",
+        "owner=ml",
+        "source synthetic",
+    ):
         assert text in tree, tree
     r = cli("lineage", "clf@production", "--openlineage")
     assert r.code == 0, r.err
@@ -149,8 +190,10 @@ def test_tampered_audit_log_exits_1(cli: CLI, files: dict[str, Path], tmp_path: 
         (("model", "register", "{m1}", "--name", "clf", "--metric", "auc"), "key=value"),
         (("model", "register", "{m1}", "--name", "clf", "--metric", "auc=x"), "not a number"),
         (("model", "register", "{m1}", "--name", "clf", "--risk", "huge"), "not one of"),
-        (("model", "register", "{m1}", "--name", "clf", "--trained-on", "points"),
-         "needs a version or alias"),
+        (
+            ("model", "register", "{m1}", "--name", "clf", "--trained-on", "points"),
+            "needs a version or alias",
+        ),
         (("model", "register", "{pkl}", "--name", "clf"), "is a Python pickle"),
         (("data", "add", "{badcsv}", "--name", "bad", "--owner", "o"), "not a well-formed CSV"),
         (("lineage", "ghost@1"), "Model 'ghost' does not exist"),

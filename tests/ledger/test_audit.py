@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable
 
@@ -38,7 +39,7 @@ def test_events_are_chained(ws: Workspace) -> None:
     _fill(ws, 3)
     events = list(reversed(ws.audit.events()))
     assert events[0].prev_hash == "0" * 64
-    for before, after in zip(events, events[1:], strict=False):
+    for before, after in itertools.pairwise(events):
         assert after.prev_hash == before.hash
 
 
@@ -49,8 +50,10 @@ def _edit(ws: Workspace, stmt: sa.Executable) -> None:
 
 def test_edited_event_is_named(ws: Workspace) -> None:
     _fill(ws)
-    _edit(ws, audit_events.update().where(audit_events.c.seq == 3)
-          .values(payload=json.dumps({"i": 999})))
+    _edit(
+        ws,
+        audit_events.update().where(audit_events.c.seq == 3).values(payload=json.dumps({"i": 999})),
+    )
     result = ws.audit.verify()
     assert not result.ok and result.first_bad_seq == 3
     assert "edited" in str(result)
@@ -66,13 +69,25 @@ def test_deleted_event_is_named(ws: Workspace) -> None:
 def test_reordered_events_are_caught(ws: Workspace) -> None:
     _fill(ws)
     with ws.db.tx() as conn:
-        rows = {r.seq: r for r in conn.execute(sa.select(audit_events).where(
-            audit_events.c.seq.in_([2, 3])))}
+        rows = {
+            r.seq: r
+            for r in conn.execute(sa.select(audit_events).where(audit_events.c.seq.in_([2, 3])))
+        }
         for seq, other in ((2, 3), (3, 2)):
             src = rows[other]
-            conn.execute(audit_events.update().where(audit_events.c.seq == seq).values(
-                ts=src.ts, actor=src.actor, action=src.action, subject=src.subject,
-                payload=src.payload, prev_hash=src.prev_hash, hash=src.hash))
+            conn.execute(
+                audit_events.update()
+                .where(audit_events.c.seq == seq)
+                .values(
+                    ts=src.ts,
+                    actor=src.actor,
+                    action=src.action,
+                    subject=src.subject,
+                    payload=src.payload,
+                    prev_hash=src.prev_hash,
+                    hash=src.hash,
+                )
+            )
     result = ws.audit.verify()
     assert not result.ok and result.first_bad_seq == 2
 
@@ -80,17 +95,31 @@ def test_reordered_events_are_caught(ws: Workspace) -> None:
 def test_inserted_event_is_caught(ws: Workspace) -> None:
     _fill(ws)
     with ws.db.tx() as conn:
-        conn.execute(audit_events.update().where(audit_events.c.seq >= 4)
-                     .values(seq=audit_events.c.seq + 100))
-        prev = conn.execute(sa.select(audit_events.c.hash)
-                            .where(audit_events.c.seq == 3)).scalar_one()
+        conn.execute(
+            audit_events.update()
+            .where(audit_events.c.seq >= 4)
+            .values(seq=audit_events.c.seq + 100)
+        )
+        prev = conn.execute(
+            sa.select(audit_events.c.hash).where(audit_events.c.seq == 3)
+        ).scalar_one()
         digest = event_hash(4, "2026-01-01T00:00:00", "mallory", "fake", "x", "{}", prev)
-        conn.execute(audit_events.insert().values(seq=4, ts="2026-01-01T00:00:00",
-                                                  actor="mallory", action="fake", subject="x",
-                                                  payload="{}", prev_hash=prev, hash=digest))
+        conn.execute(
+            audit_events.insert().values(
+                seq=4,
+                ts="2026-01-01T00:00:00",
+                actor="mallory",
+                action="fake",
+                subject="x",
+                payload="{}",
+                prev_hash=prev,
+                hash=digest,
+            )
+        )
         for seq in range(104, 107):
-            conn.execute(audit_events.update().where(audit_events.c.seq == seq)
-                         .values(seq=seq - 99))
+            conn.execute(
+                audit_events.update().where(audit_events.c.seq == seq).values(seq=seq - 99)
+            )
     result = ws.audit.verify()
     assert not result.ok and result.first_bad_seq == 5
 
@@ -100,12 +129,14 @@ def _rewrite_tail_from(ws: Workspace, start: int) -> None:
     with ws.db.tx() as conn:
         rows = conn.execute(sa.select(audit_events).order_by(audit_events.c.seq)).all()
         prev = rows[start - 2].hash if start > 1 else "0" * 64
-        for row in rows[start - 1:]:
+        for row in rows[start - 1 :]:
             payload = '{"i":-1}' if row.seq == start else row.payload
-            digest = event_hash(row.seq, row.ts, row.actor, row.action, row.subject,
-                                payload, prev)
-            conn.execute(audit_events.update().where(audit_events.c.seq == row.seq)
-                         .values(payload=payload, prev_hash=prev, hash=digest))
+            digest = event_hash(row.seq, row.ts, row.actor, row.action, row.subject, payload, prev)
+            conn.execute(
+                audit_events.update()
+                .where(audit_events.c.seq == row.seq)
+                .values(payload=payload, prev_hash=prev, hash=digest)
+            )
             prev = digest
         conn.execute(audit_head.update().values(hash=prev))
 
@@ -137,8 +168,10 @@ def test_truncated_tail_is_caught(ws: Workspace) -> None:
 
 def test_forged_checkpoint_signature_is_caught(ws: Workspace) -> None:
     _fill(ws)
-    _edit(ws, audit_checkpoints.update().where(audit_checkpoints.c.seq == 2)
-          .values(signature="0" * 64))
+    _edit(
+        ws,
+        audit_checkpoints.update().where(audit_checkpoints.c.seq == 2).values(signature="0" * 64),
+    )
     result = ws.audit.verify()
     assert not result.ok and result.first_bad_seq == 2
 
@@ -158,8 +191,9 @@ def test_audit_event_commits_with_state_change(sqlite_ws: Workspace) -> None:
     assert sqlite_ws.audit.verify().ok
 
 
-def test_concurrent_appenders_keep_one_chain(make_ws: Callable[..., Workspace],
-                                             db_url: str) -> None:
+def test_concurrent_appenders_keep_one_chain(
+    make_ws: Callable[..., Workspace], db_url: str
+) -> None:
     import threading
 
     workspaces = [make_ws(db_url=db_url) for _ in range(3)]

@@ -18,8 +18,14 @@ from prodline.workspace import Workspace
 def _setup(ws: Workspace, frame: pd.DataFrame, fitted: list[LogisticRegression]) -> None:
     ws.datasets.register(frame, name="points", owner="ml")
     for model, auc in zip(fitted, (0.9, 0.8), strict=True):
-        ws.models.register(model, name="clf", trained_on=["points@1"], target="label",
-                           metrics={"auc": auc}, risk_level="limited")
+        ws.models.register(
+            model,
+            name="clf",
+            trained_on=["points@1"],
+            target="label",
+            metrics={"auc": auc},
+            risk_level="limited",
+        )
 
 
 def test_register_records_signature_lineage_and_metadata(
@@ -64,8 +70,11 @@ def test_promote_rollback_and_history(
         ws.models.rollback("clf", "production")
     history = ws.models.alias_history("clf", "production")
     assert [(h.action, h.from_version, h.to_version) for h in history] == [
-        ("promote", None, 1), ("promote", 1, 2), ("promote", 2, 3),
-        ("rollback", 3, 2), ("rollback", 2, 1),
+        ("promote", None, 1),
+        ("promote", 1, 2),
+        ("promote", 2, 3),
+        ("rollback", 3, 2),
+        ("rollback", 2, 1),
     ]
     assert ws.models.aliases("clf") == {"production": 1}
     assert ws.lineage.upstream("alias:clf@production").parents[0].id == "model:clf@1"
@@ -95,14 +104,14 @@ def test_stale_expected_revision_conflicts(
     assert ws.models.get("clf@production").version == 2
 
 
-def _race(home: str, db_url: str, version: int, barrier: "mp.synchronize.Barrier",
-          results: "mp.Queue[str]") -> None:
+def _race(
+    home: str, db_url: str, version: int, barrier: mp.synchronize.Barrier, results: mp.Queue[str]
+) -> None:
     ws = Workspace.open(home, db_url=db_url, actor=f"racer{version}")
     state = ws.models.alias_state("clf", "production")
     barrier.wait()
     try:
-        ws.models.promote("clf", version, "production",
-                          expected_revision=state[1] if state else 0)
+        ws.models.promote("clf", version, "production", expected_revision=state[1] if state else 0)
         results.put("won")
     except Conflict:
         results.put("conflict")
@@ -117,8 +126,10 @@ def test_two_processes_promoting_one_alias_exactly_one_wins(
     ws.models.promote("clf", 1, "production")
     ctx = mp.get_context("spawn")
     barrier, results = ctx.Barrier(2), ctx.Queue()
-    procs = [ctx.Process(target=_race, args=(str(ws.home), ws.db.url, v, barrier, results))
-             for v in (1, 2)]
+    procs = [
+        ctx.Process(target=_race, args=(str(ws.home), ws.db.url, v, barrier, results))
+        for v in (1, 2)
+    ]
     for p in procs:
         p.start()
     for p in procs:
@@ -165,8 +176,11 @@ def test_pickles_and_untrusted_types_are_refused(
     ],
 )
 def test_bad_registration_arguments(
-    sqlite_ws: Workspace, fitted: list[LogisticRegression], kwargs: dict[str, object],
-    error: type[Exception], message: str,
+    sqlite_ws: Workspace,
+    fitted: list[LogisticRegression],
+    kwargs: dict[str, object],
+    error: type[Exception],
+    message: str,
 ) -> None:
     args: dict[str, object] = {"name": "clf"} | kwargs
     with pytest.raises(error, match=message):

@@ -25,20 +25,26 @@ from prodline.workspace import Workspace
 def _template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Template]:
     home = tmp_path_factory.mktemp("serving-template") / "home"
     with pytest.MonkeyPatch.context() as mp:
-        for var in ("PRODLINE_HOME", "PRODLINE_DB_URL", "PRODLINE_AUDIT_KEY",
-                    "PRODLINE_ARTIFACTS"):
+        for var in ("PRODLINE_HOME", "PRODLINE_DB_URL", "PRODLINE_AUDIT_KEY", "PRODLINE_ARTIFACTS"):
             mp.delenv(var, raising=False)
         frame, mixed = numeric_frame(), mixed_frame()
         features = frame[["x1", "x2"]]
         v1 = LogisticRegression().fit(features, frame["label"])
         v2 = LogisticRegression().fit(features, 1 - frame["label"])
-        pipe = Pipeline([
-            ("prep", ColumnTransformer([
-                ("cat", OneHotEncoder(handle_unknown="ignore"), ["color"]),
-                ("num", StandardScaler(), ["x1", "count"]),
-            ])),
-            ("clf", LogisticRegression()),
-        ]).fit(mixed[["color", "x1", "count"]], mixed["label"])
+        pipe = Pipeline(
+            [
+                (
+                    "prep",
+                    ColumnTransformer(
+                        [
+                            ("cat", OneHotEncoder(handle_unknown="ignore"), ["color"]),
+                            ("num", StandardScaler(), ["x1", "count"]),
+                        ]
+                    ),
+                ),
+                ("clf", LogisticRegression()),
+            ]
+        ).fit(mixed[["color", "x1", "count"]], mixed["label"])
         ws = Workspace.open(home, actor="tester")
         ws.datasets.register(frame, name="toy", owner="tests", source="synthetic")
         ws.datasets.register(mixed, name="toy-mixed", owner="tests", source="synthetic")
@@ -67,5 +73,3 @@ def make_world(_template: Template, tmp_path: Path) -> Iterator[Callable[[], Wor
     yield make
     for ws in opened:
         ws.close()
-
-

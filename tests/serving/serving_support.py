@@ -87,8 +87,9 @@ class Live:
 
 
 @contextlib.contextmanager
-def live_server(ws: Workspace, name: str = "clf", alias: str = "production",
-                options: ServeOptions | None = None) -> Iterator[Live]:
+def live_server(
+    ws: Workspace, name: str = "clf", alias: str = "production", options: ServeOptions | None = None
+) -> Iterator[Live]:
     """Run the app under uvicorn (asyncio loop, as serve() but without signals) until exit."""
     port = free_port()
     app = create_app(ws, name, alias, options=options, address=(HOST, port))

@@ -35,8 +35,9 @@ def shapes(frame: Any) -> dict[str, dict[str, Any]]:
     return {
         "inputs": {"inputs": records},
         "dataframe_records": {"dataframe_records": records},
-        "dataframe_split": {"dataframe_split": {"columns": split["columns"],
-                                                "data": split["data"]}},
+        "dataframe_split": {
+            "dataframe_split": {"columns": split["columns"], "data": split["data"]}
+        },
     }
 
 
@@ -74,8 +75,9 @@ def test_mixed_string_and_numeric_pipeline(world: World) -> None:
             response = client.post("/v1/models/mixed/predict", json=doc)
             assert response.status_code == 200, response.text
             assert response.json()["predictions"] == world.mixed.predict(frame).tolist()
-        bad = client.post("/v1/models/mixed/predict",
-                          json={"inputs": [{"color": 3, "x1": 1.0, "count": 2}]})
+        bad = client.post(
+            "/v1/models/mixed/predict", json={"inputs": [{"color": 3, "x1": 1.0, "count": 2}]}
+        )
         assert bad.status_code == 422
         assert bad.json()["error"]["details"] == {"field": "inputs[0].color"}
 
@@ -88,20 +90,26 @@ ERRORS: list[tuple[str, bytes | dict[str, Any], str]] = [
     ("empty inputs", {"inputs": []}, "inputs"),
     ("non-object record", {"inputs": [GOOD, 5]}, "inputs[1]"),
     ("malformed JSON", b'{"inputs": [', "body"),
-    ("split length mismatch", {"dataframe_split": {"columns": ["x1", "x2"], "data": [[1.0]]}},
-     "dataframe_split.data[0]"),
-    ("split missing column", {"dataframe_split": {"columns": ["x1"], "data": [[1.0]]}},
-     "dataframe_split.columns"),
+    (
+        "split length mismatch",
+        {"dataframe_split": {"columns": ["x1", "x2"], "data": [[1.0]]}},
+        "dataframe_split.data[0]",
+    ),
+    (
+        "split missing column",
+        {"dataframe_split": {"columns": ["x1"], "data": [[1.0]]}},
+        "dataframe_split.columns",
+    ),
     ("no payload key", {"rows": [GOOD]}, "rows"),
 ]
 
 
 @pytest.mark.parametrize(("case", "doc", "field"), ERRORS, ids=[e[0] for e in ERRORS])
-def test_bad_input_is_a_422_naming_the_field(client: TestClient, case: str,
-                                             doc: bytes | dict[str, Any], field: str) -> None:
+def test_bad_input_is_a_422_naming_the_field(
+    client: TestClient, case: str, doc: bytes | dict[str, Any], field: str
+) -> None:
     if isinstance(doc, bytes):
-        response = client.post(PREDICT, content=doc,
-                               headers={"content-type": "application/json"})
+        response = client.post(PREDICT, content=doc, headers={"content-type": "application/json"})
     else:
         response = client.post(PREDICT, json=doc)
     assert response.status_code == 422, response.text
@@ -121,7 +129,9 @@ def test_unknown_model_is_a_404_naming_the_served_one(client: TestClient) -> Non
     assert error["details"] == {"model": "other", "served": "clf"}
     assert client.get("/v1/models/other").status_code == 404
     assert client.get("/v1/models/clf").json()["signature"] == [
-        {"name": "x1", "type": "float"}, {"name": "x2", "type": "float"}]
+        {"name": "x1", "type": "float"},
+        {"name": "x2", "type": "float"},
+    ]
 
 
 def test_unknown_route_renders_the_error_shape(client: TestClient) -> None:
@@ -150,8 +160,7 @@ def test_health_readiness_and_metrics(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "model": "clf", "alias": "production",
-                            "version": 1}
+    assert ready.json() == {"status": "ready", "model": "clf", "alias": "production", "version": 1}
     for _ in range(3):
         assert client.post(PREDICT, json={"inputs": [GOOD, GOOD]}).status_code == 200
     client.post(PREDICT, json={"inputs": [{"x1": 1.0}]})
@@ -167,25 +176,33 @@ def test_health_readiness_and_metrics(client: TestClient) -> None:
     assert metric(text, "prodline_request_errors_total", **v1, code="not_found") == 1
     assert metric(text, "prodline_request_latency_seconds_count", **v1) == 5
     assert metric(text, "prodline_served_version", model="clf", alias="production") == 1
-    assert metric(text, "prodline_batch_rows_sum", model="clf") == 6
+    assert metric(text, "prodline_batch_requests_sum", model="clf") == 3
     assert "prodline_prediction_log_shed_total" in text
 
 
 def test_start_and_stop_are_audited_and_logged(world: World) -> None:
     app = create_app(world.ws, "clf", "production", address=("127.0.0.1", 8123))
     with TestClient(app) as client:
-        ids = [client.post(PREDICT, json={"inputs": [GOOD]}).json()["request_id"]
-               for _ in range(4)]
+        ids = [client.post(PREDICT, json={"inputs": [GOOD]}).json()["request_id"] for _ in range(4)]
         client.post(PREDICT, json={"inputs": []})
     started = world.ws.audit.events(action="server.started")[0]
     assert started.subject == "deployment:clf@production"
     assert {k: started.payload[k] for k in ("host", "port", "model", "version")} == {
-        "host": "127.0.0.1", "port": 8123, "model": "clf", "version": 1}
+        "host": "127.0.0.1",
+        "port": 8123,
+        "model": "clf",
+        "version": 1,
+    }
     stopped = world.ws.audit.events(action="server.stopped")[0].payload
     assert (stopped["answered"], stopped["failed"], stopped["logged"], stopped["shed"]) == (
-        4, 1, 4, 0)
+        4,
+        1,
+        4,
+        0,
+    )
     assert ("deployment:clf@production", "deployed_as") in world.ws.lineage.downstream(
-        "alias:clf@production")
+        "alias:clf@production"
+    )
     with world.ws.db.read() as conn:
         logged = conn.execute(sa.select(prediction_log.c.request_id)).scalars().all()
     assert sorted(logged) == sorted(ids)

@@ -29,8 +29,9 @@ class FakePredictor:
         if self.fail_on is not None and (x == self.fail_on).any():
             raise ValueError("cannot handle this value")
         y = x * self.scale
-        return SimpleNamespace(predictions=y, probabilities=np.stack([y, -y], axis=1),
-                               classes=[0, 1])
+        return SimpleNamespace(
+            predictions=y, probabilities=np.stack([y, -y], axis=1), classes=[0, 1]
+        )
 
 
 def served(predictor: FakePredictor, version: int = 1) -> ServedModel:
@@ -64,8 +65,10 @@ def test_batches_hold_at_most_max_rows_whole_requests() -> None:
     batcher = MicroBatcher(4, on_batch=lambda n, r: seen.append((n, r)))
 
     async def go() -> list[Any]:
-        return await asyncio.gather(*(batcher.submit(model, rows(float(i))) for i in range(10)),
-                                    batcher.submit(model, rows(1, 2, 3, 4, 5, 6)))
+        return await asyncio.gather(
+            *(batcher.submit(model, rows(float(i))) for i in range(10)),
+            batcher.submit(model, rows(1, 2, 3, 4, 5, 6)),
+        )
 
     outcomes = asyncio.run(go())
     assert model.predictor.calls == [4, 4, 2, 6]  # type: ignore[attr-defined]
@@ -78,8 +81,9 @@ def test_a_failing_request_does_not_fail_its_batch() -> None:
     batcher = MicroBatcher()
 
     async def go() -> list[Any]:
-        return await asyncio.gather(*(batcher.submit(model, rows(float(i))) for i in range(5)),
-                                    return_exceptions=True)
+        return await asyncio.gather(
+            *(batcher.submit(model, rows(float(i))) for i in range(5)), return_exceptions=True
+        )
 
     outcomes = asyncio.run(go())
     assert isinstance(outcomes[3], PredictFailed)
@@ -92,8 +96,11 @@ def test_requests_run_on_the_model_they_were_validated_against() -> None:
     batcher = MicroBatcher()
 
     async def go() -> list[Any]:
-        return await asyncio.gather(batcher.submit(old, rows(1.0)), batcher.submit(old, rows(2.0)),
-                                    batcher.submit(new, rows(3.0)))
+        return await asyncio.gather(
+            batcher.submit(old, rows(1.0)),
+            batcher.submit(old, rows(2.0)),
+            batcher.submit(new, rows(3.0)),
+        )
 
     a, b, c = asyncio.run(go())
     assert (a.served.version, b.served.version, c.served.version) == (1, 1, 2)

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 from serving_support import HOST, World, free_port, live_server, metric
@@ -31,6 +32,11 @@ from prodline.workspace import Workspace
 serve(Workspace.open(sys.argv[1]), "clf", "production", host="127.0.0.1", port=int(sys.argv[2]))
 print("serve() returned", flush=True)
 """
+
+
+def expect(model: Any, a: float, b: float) -> list[int]:
+    """The in-process prediction for one row."""
+    return list(model.predict(pd.DataFrame({"x1": [a], "x2": [b]})).tolist())
 
 
 def logged_ids(world: World) -> list[str]:
@@ -55,8 +61,12 @@ def test_clean_stop_logs_every_acknowledged_prediction(make_world: Callable[[], 
     world = make_world()
     port = free_port()
     url = f"http://{HOST}:{port}"
-    proc = subprocess.Popen([sys.executable, "-c", SERVE_SCRIPT, str(world.home), str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SERVE_SCRIPT, str(world.home), str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         wait_ready(url, proc)
         inputs = np.random.default_rng(7).normal(size=(240, 2)).round(3)
@@ -68,7 +78,7 @@ def test_clean_stop_logs_every_acknowledged_prediction(make_world: Callable[[], 
                     response = client.post(PREDICT, json={"inputs": [{"x1": a, "x2": b}]})
                     assert response.status_code == 200, response.text
                     body = response.json()
-                    expected = world.v1.predict(np.array([[a, b]])).tolist()
+                    expected = expect(world.v1, a, b)
                     out.append((body["request_id"], body["predictions"], expected))
             return out
 
@@ -95,8 +105,7 @@ def test_promote_and_rollback_switch_within_a_second_without_failures(
 ) -> None:
     world = make_world()
     good = {"inputs": [{"x1": 1.5, "x2": -0.5}]}
-    by_version = {1: world.v1.predict(np.array([[1.5, -0.5]])).tolist(),
-                  2: world.v2.predict(np.array([[1.5, -0.5]])).tolist()}
+    by_version = {1: expect(world.v1, 1.5, -0.5), 2: expect(world.v2, 1.5, -0.5)}
     assert by_version[1] != by_version[2]
     results: list[tuple[float, int, Any, Any]] = []
     stop = threading.Event()
@@ -108,8 +117,14 @@ def test_promote_and_rollback_switch_within_a_second_without_failures(
                     try:
                         r = client.post(PREDICT, json=good)
                         body = r.json()
-                        results.append((time.monotonic(), r.status_code, body.get("version"),
-                                        body.get("predictions")))
+                        results.append(
+                            (
+                                time.monotonic(),
+                                r.status_code,
+                                body.get("version"),
+                                body.get("predictions"),
+                            )
+                        )
                     except httpx.HTTPError as exc:
                         results.append((time.monotonic(), 0, None, str(exc)))
 
@@ -153,16 +168,19 @@ def test_promote_and_rollback_switch_within_a_second_without_failures(
 
 def test_overload_sheds_counts_and_audits(make_world: Callable[[], World]) -> None:
     world = make_world()
-    opts = ServeOptions(log_queue_size=2, log_backpressure_s=0.01, log_flush_interval_s=0.02,
-                        poll_interval_s=30)
+    opts = ServeOptions(
+        log_queue_size=2, log_backpressure_s=0.01, log_flush_interval_s=0.02, poll_interval_s=30
+    )
     with live_server(world.ws, options=opts) as live:
         # The store stalls: another process holds the write lock, so the log cannot drain.
         blocker = sqlite3.connect(world.home / "prodline.db", timeout=30, isolation_level=None)
         blocker.execute("BEGIN IMMEDIATE")
         try:
             with live.client() as client:
-                codes = [client.post(PREDICT, json={"inputs": [{"x1": 1.0, "x2": float(i)}]})
-                         .status_code for i in range(30)]
+                codes = [
+                    client.post(PREDICT, json={"inputs": [{"x1": 1.0, "x2": float(i)}]}).status_code
+                    for i in range(30)
+                ]
                 text = client.get("/metrics").text
         finally:
             blocker.execute("ROLLBACK")

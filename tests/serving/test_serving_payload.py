@@ -11,10 +11,13 @@ from prodline.errors import InvalidInput
 from prodline.serving.payload import InputSpec, Parsed, parse, records_of, to_arrays
 
 SPEC = InputSpec.from_signature([{"name": "x1", "type": "float"}, {"name": "x2", "type": "float"}])
-MIXED = InputSpec.from_signature([
-    {"name": "color", "type": "string"}, {"name": "n", "type": "integer"},
-    {"name": "flag", "type": "boolean"},
-])
+MIXED = InputSpec.from_signature(
+    [
+        {"name": "color", "type": "string"},
+        {"name": "n", "type": "integer"},
+        {"name": "flag", "type": "boolean"},
+    ]
+)
 ROWS = [{"x1": 0.5, "x2": -1.0}, {"x1": 2, "x2": 3.25}]
 
 
@@ -28,15 +31,24 @@ def test_package_all_is_sorted_and_importable() -> None:
         assert hasattr(prodline.serving, name)
 
 
-@pytest.mark.parametrize("doc", [
-    {"inputs": ROWS},
-    {"dataframe_records": ROWS},
-    {"dataframe_split": {"columns": ["x1", "x2"], "data": [[0.5, -1.0], [2, 3.25]]}},
-    {"dataframe_split": {"columns": ["x2", "x1"], "data": [[-1.0, 0.5], [3.25, 2]],
-                         "index": [0, 1]}},
-    {"inputs": {"x1": [0.5, 2], "x2": [-1.0, 3.25]}},
-    {"dataframe_records": ROWS, "params": {}},
-], ids=["inputs", "records", "split", "split-reordered", "inputs-columns", "empty-params"])
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"inputs": ROWS},
+        {"dataframe_records": ROWS},
+        {"dataframe_split": {"columns": ["x1", "x2"], "data": [[0.5, -1.0], [2, 3.25]]}},
+        {
+            "dataframe_split": {
+                "columns": ["x2", "x1"],
+                "data": [[-1.0, 0.5], [3.25, 2]],
+                "index": [0, 1],
+            }
+        },
+        {"inputs": {"x1": [0.5, 2], "x2": [-1.0, 3.25]}},
+        {"dataframe_records": ROWS, "params": {}},
+    ],
+    ids=["inputs", "records", "split", "split-reordered", "inputs-columns", "empty-params"],
+)
 def test_every_shape_gives_the_same_columns(doc: object) -> None:
     parsed = parse(body(doc), SPEC)
     assert parsed.rows == 2
@@ -73,17 +85,32 @@ BAD: list[tuple[object, str, str]] = [
     ({"inputs": [ROWS[0], [1.0, 2.0]]}, "inputs[1]", "must be an object"),
     ({"inputs": "x"}, "inputs", "array of records"),
     ({"dataframe_records": [{"x1": 1.0, "x2": [1]}]}, "dataframe_records[0].x2", "got array"),
-    ({"dataframe_split": {"columns": ["x1", "x2"], "data": [[1.0, 2.0], [1.0]]}},
-     "dataframe_split.data[1]", "array of 2 values"),
-    ({"dataframe_split": {"columns": ["x1"], "data": [[1.0]]}}, "dataframe_split.columns",
-     "missing column 'x2'"),
-    ({"dataframe_split": {"columns": ["x1", "x2", "z"], "data": [[1.0, 2.0, 3.0]]}},
-     "dataframe_split.columns[2]", "Unexpected field 'z'"),
-    ({"dataframe_split": {"columns": ["x1", "x2"], "data": [[1.0, "b"]]}},
-     "dataframe_split.data[0][1]", "column 'x2'"),
+    (
+        {"dataframe_split": {"columns": ["x1", "x2"], "data": [[1.0, 2.0], [1.0]]}},
+        "dataframe_split.data[1]",
+        "array of 2 values",
+    ),
+    (
+        {"dataframe_split": {"columns": ["x1"], "data": [[1.0]]}},
+        "dataframe_split.columns",
+        "missing column 'x2'",
+    ),
+    (
+        {"dataframe_split": {"columns": ["x1", "x2", "z"], "data": [[1.0, 2.0, 3.0]]}},
+        "dataframe_split.columns[2]",
+        "Unexpected field 'z'",
+    ),
+    (
+        {"dataframe_split": {"columns": ["x1", "x2"], "data": [[1.0, "b"]]}},
+        "dataframe_split.data[0][1]",
+        "column 'x2'",
+    ),
     ({"dataframe_split": {"columns": ["x1", "x2"], "data": []}}, "dataframe_split.data", "empty"),
-    ({"dataframe_split": {"columns": ["x1", "x2"], "rows": []}}, "dataframe_split.rows",
-     "Unexpected field"),
+    (
+        {"dataframe_split": {"columns": ["x1", "x2"], "rows": []}},
+        "dataframe_split.rows",
+        "Unexpected field",
+    ),
     ({"inputs": {"x1": [1.0, 2.0], "x2": [1.0]}}, "inputs.x2", "same length"),
     ({"inputs": ROWS, "dataframe_records": ROWS}, "dataframe_records", "only one"),
     ({"instances": ROWS}, "instances", "Unexpected field 'instances'"),
@@ -101,12 +128,15 @@ def test_validation_errors_name_the_field(doc: object, field: str, words: str) -
     assert words in info.value.message
 
 
-@pytest.mark.parametrize(("doc", "field", "words"), [
-    ({"inputs": [{"color": 1, "n": 1, "flag": True}]}, "inputs[0].color", "must be a string"),
-    ({"inputs": [{"color": "a", "n": 1.5, "flag": True}]}, "inputs[0].n", "an integer"),
-    ({"inputs": [{"color": "a", "n": 2**63, "flag": True}]}, "inputs[0].n", "64-bit"),
-    ({"inputs": [{"color": "a", "n": 1, "flag": 1}]}, "inputs[0].flag", "a boolean"),
-])
+@pytest.mark.parametrize(
+    ("doc", "field", "words"),
+    [
+        ({"inputs": [{"color": 1, "n": 1, "flag": True}]}, "inputs[0].color", "must be a string"),
+        ({"inputs": [{"color": "a", "n": 1.5, "flag": True}]}, "inputs[0].n", "an integer"),
+        ({"inputs": [{"color": "a", "n": 2**63, "flag": True}]}, "inputs[0].n", "64-bit"),
+        ({"inputs": [{"color": "a", "n": 1, "flag": 1}]}, "inputs[0].flag", "a boolean"),
+    ],
+)
 def test_types_are_strict(doc: object, field: str, words: str) -> None:
     with pytest.raises(InvalidInput) as info:
         parse(body(doc), MIXED)

@@ -35,8 +35,12 @@ def rows(ws: Workspace) -> list[sa.Row]:
 
 def test_every_queued_record_is_written_by_close(ws: Workspace) -> None:
     written: list[int] = []
-    log = PredictionLog(ws, SUBJECT, ServeOptions(log_flush_interval_s=0.05, log_batch_size=64),
-                        on_written=written.append)
+    log = PredictionLog(
+        ws,
+        SUBJECT,
+        ServeOptions(log_flush_interval_s=0.05, log_batch_size=64),
+        on_written=written.append,
+    )
     log.start()
     for i in range(300):
         assert log.offer(record(i))
@@ -45,11 +49,18 @@ def test_every_queued_record_is_written_by_close(ws: Workspace) -> None:
     assert len(found) == 300 == log.written == sum(written)
     assert max(written) <= 64
     first = found[0]
-    assert (first.request_id, first.model, first.version, first.latency_ms) == ("req-0", "clf",
-                                                                                3, 0.5)
+    assert (first.request_id, first.model, first.version, first.latency_ms) == (
+        "req-0",
+        "clf",
+        3,
+        0.5,
+    )
     assert json.loads(first.inputs) == [{"x1": 0.0, "x2": 2.0}]
-    assert json.loads(first.outputs) == {"predictions": [0], "probabilities": [[0.25, 0.75]],
-                                         "classes": [0, 1]}
+    assert json.loads(first.outputs) == {
+        "predictions": [0],
+        "probabilities": [[0.25, 0.75]],
+        "classes": [0, 1],
+    }
     assert first.ts.endswith("+00:00")
 
 
@@ -68,7 +79,8 @@ def test_a_full_queue_sheds_after_backpressure_and_audits_the_count(sqlite_ws: W
     assert len(rows(sqlite_ws)) == 3
     events = sqlite_ws.audit.events(action="server.predictions_shed")
     assert [(e.subject, e.payload["count"], e.payload["total"]) for e in events] == [
-        (SUBJECT, 7, 7)]
+        (SUBJECT, 7, 7)
+    ]
 
 
 def test_backpressure_waits_for_the_writer_instead_of_shedding(sqlite_ws: Workspace) -> None:

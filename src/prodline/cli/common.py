@@ -30,8 +30,9 @@ def split_ref(ref: str, *, what: str, need_ref: bool = False) -> tuple[str, str 
     if not name or (sep and not rest) or "@" in rest:
         raise InvalidInput(f"'{ref}' is not a valid {what} reference; write NAME or NAME@REF.")
     if need_ref and not rest:
-        raise InvalidInput(f"'{ref}' needs a version or alias: write {name}@1 or "
-                           f"{name}@production.")
+        raise InvalidInput(
+            f"'{ref}' needs a version or alias: write {name}@1 or {name}@production."
+        )
     return name, rest or None
 
 
@@ -45,8 +46,9 @@ def parse_pairs(pairs: list[str], *, flag: str, numeric: bool = False) -> dict[s
             try:
                 out[key] = float(value)
             except ValueError as exc:
-                raise InvalidInput(f"{flag} '{pair}': '{value}' is not a number.",
-                                   field=flag) from exc
+                raise InvalidInput(
+                    f"{flag} '{pair}': '{value}' is not a number.", field=flag
+                ) from exc
         else:
             out[key] = value
     return out

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
 
 from prodline.cli.common import console, open_workspace, print_json, split_ref
 
-app = typer.Typer(help="Versioned datasets with owners, sources and sensitivity tags.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Versioned datasets with owners, sources and sensitivity tags.", no_args_is_help=True
+)
 
 
 @app.command("add")
@@ -27,8 +29,9 @@ def add(
     Example: prodline data add credit.csv --name german-credit --owner risk-team --source uci
     """
     with open_workspace() as ws:
-        ds = ws.datasets.register(path, name=name, owner=owner, source=source,
-                                  description=description)
+        ds = ws.datasets.register(
+            path, name=name, owner=owner, source=source, description=description
+        )
     if as_json:
         print_json(ds.to_dict())
         return
@@ -36,7 +39,7 @@ def add(
     _print_sensitivity(ds.sensitivity)
 
 
-def _print_sensitivity(sensitivity: dict[str, dict[str, object]]) -> None:
+def _print_sensitivity(sensitivity: dict[str, dict[str, Any]]) -> None:
     table = Table(title="columns and sensitivity")
     for col in ("column", "level", "kinds", "evidence"):
         table.add_column(col)
@@ -44,8 +47,8 @@ def _print_sensitivity(sensitivity: dict[str, dict[str, object]]) -> None:
         level = str(info.get("level", "none"))
         style = {"pii": "yellow", "phi": "red"}.get(level, "dim")
         evidence = info.get("evidence") or {}
-        shares = ", ".join(f"{k} {float(v):.0%}" for k, v in dict(evidence).items())  # type: ignore[call-overload]
-        kinds = ", ".join(info.get("kinds") or [])  # type: ignore[call-overload]
+        shares = ", ".join(f"{k} {float(v):.0%}" for k, v in dict(evidence).items())
+        kinds = ", ".join(info.get("kinds") or [])
         table.add_row(column, f"[{style}]{level}[/]", kinds, shares)
     console.print(table)
 
@@ -65,8 +68,15 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> 
     for col in ("name", "version", "rows", "owner", "source", "sensitivity", "created"):
         table.add_column(col)
     for d in items:
-        table.add_row(d.name, str(d.version), str(d.rows), d.owner, d.source,
-                      d.sensitivity_level, d.created_at.strftime("%Y-%m-%d %H:%M"))
+        table.add_row(
+            d.name,
+            str(d.version),
+            str(d.rows),
+            d.owner,
+            d.source,
+            d.sensitivity_level,
+            d.created_at.strftime("%Y-%m-%d %H:%M"),
+        )
     console.print(table)
 
 

@@ -45,7 +45,9 @@ def data_path() -> Path:
     return Path(str(resources.files("prodline.demo") / "data" / DATA_FILE))
 
 
-def build_models(frame: pd.DataFrame, seed: int = 0) -> list[tuple[str, Pipeline, dict[str, float]]]:
+def build_models(
+    frame: pd.DataFrame, seed: int = 0
+) -> list[tuple[str, Pipeline, dict[str, float]]]:
     """Train the story's two candidates; returns (label, fitted pipeline, test metrics)."""
     features = frame.drop(columns=[TARGET])
     categorical = [c for c in features.columns if features[c].dtype == object]
@@ -55,23 +57,41 @@ def build_models(frame: pd.DataFrame, seed: int = 0) -> list[tuple[str, Pipeline
     )
     encode = ("cat", OneHotEncoder(handle_unknown="ignore"), categorical)
     candidates = [
-        ("logistic regression", Pipeline([
-            ("prep", ColumnTransformer([encode, ("num", StandardScaler(), numeric)])),
-            ("clf", LogisticRegression(max_iter=1000)),
-        ])),
-        ("gradient boosting", Pipeline([
-            ("prep", ColumnTransformer([encode], remainder="passthrough",
-                                       sparse_threshold=0)),
-            ("clf", HistGradientBoostingClassifier(max_iter=150, learning_rate=0.05,
-                                                   random_state=seed)),
-        ])),
+        (
+            "logistic regression",
+            Pipeline(
+                [
+                    ("prep", ColumnTransformer([encode, ("num", StandardScaler(), numeric)])),
+                    ("clf", LogisticRegression(max_iter=1000)),
+                ]
+            ),
+        ),
+        (
+            "gradient boosting",
+            Pipeline(
+                [
+                    (
+                        "prep",
+                        ColumnTransformer([encode], remainder="passthrough", sparse_threshold=0),
+                    ),
+                    (
+                        "clf",
+                        HistGradientBoostingClassifier(
+                            max_iter=150, learning_rate=0.05, random_state=seed
+                        ),
+                    ),
+                ]
+            ),
+        ),
     ]
     out = []
     for label, pipe in candidates:
         pipe.fit(x_train, y_train)
         proba = pipe.predict_proba(x_test)[:, 1]
-        metrics = {"auc": float(roc_auc_score(y_test, proba)),
-                   "accuracy": float(accuracy_score(y_test, pipe.predict(x_test)))}
+        metrics = {
+            "auc": float(roc_auc_score(y_test, proba)),
+            "accuracy": float(accuracy_score(y_test, pipe.predict(x_test))),
+        }
         out.append((label, pipe, metrics))
     return out
 
@@ -99,8 +119,10 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) ->
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise ProdlineError(f"The server exited with code {proc.returncode} before it "
-                                "was ready; run `prodline serve` by hand to see why.")
+            raise ProdlineError(
+                f"The server exited with code {proc.returncode} before it "
+                "was ready; run `prodline serve` by hand to see why."
+            )
         try:
             if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
                 return
@@ -126,24 +148,30 @@ def run_story(*, serve: bool = True, port: int = 8000) -> None:
     if not serve and not _port_free(port):
         port = _free_port()
     if not _port_free(port):
-        raise ProdlineError(f"Port {port} is in use; run `prodline demo --port N` with a free "
-                            "port.")
+        raise ProdlineError(
+            f"Port {port} is in use; run `prodline demo --port N` with a free port."
+        )
     ws = Workspace.open()
     console.print(Panel.fit(f"prodline demo: credit risk\nworkspace {ws.home}", style="bold"))
 
     _step("1. register the data")
-    ds = ws.datasets.register(data_path(), name=DATASET, owner="credit-risk-team",
-                              source="UCI Statlog German Credit (CC BY 4.0)",
-                              description="1,000 real applicants, good/bad credit risk")
+    ds = ws.datasets.register(
+        data_path(),
+        name=DATASET,
+        owner="credit-risk-team",
+        source="UCI Statlog German Credit (CC BY 4.0)",
+        description="1,000 real applicants, good/bad credit risk",
+    )
     table = Table(title=f"{ds.ref}: {ds.rows} rows, sha256 {ds.content_sha256[:12]}")
     for col in ("column", "type", "sensitivity", "kinds"):
         table.add_column(col)
-    for col in ds.schema:
-        info = ds.sensitivity.get(col["name"], {})
+    for column in ds.schema:
+        info = ds.sensitivity.get(column["name"], {})
         level = info.get("level", "none")
         style = {"pii": "yellow", "phi": "red"}.get(level, "dim")
-        table.add_row(col["name"], col["type"], f"[{style}]{level}[/]",
-                      ", ".join(info.get("kinds", [])))
+        table.add_row(
+            column["name"], column["type"], f"[{style}]{level}[/]", ", ".join(info.get("kinds", []))
+        )
     console.print(table)
 
     _step("2. train and register two models")
@@ -152,12 +180,21 @@ def run_story(*, serve: bool = True, port: int = 8000) -> None:
         trained = build_models(frame)
     versions = []
     for label, pipe, metrics in trained:
-        mv = ws.models.register(pipe, name=MODEL, trained_on=[ds.ref], metrics=metrics,
-                                params={"estimator": label}, risk_level="high", target=TARGET,
-                                description=label)
+        mv = ws.models.register(
+            pipe,
+            name=MODEL,
+            trained_on=[ds.ref],
+            metrics=metrics,
+            params={"estimator": label},
+            risk_level="high",
+            target=TARGET,
+            description=label,
+        )
         versions.append(mv.version)
-        console.print(f"registered {mv.ref}: {label}  auc={metrics['auc']:.3f}  "
-                      f"accuracy={metrics['accuracy']:.3f}")
+        console.print(
+            f"registered {mv.ref}: {label}  auc={metrics['auc']:.3f}  "
+            f"accuracy={metrics['accuracy']:.3f}"
+        )
     v1, v2 = versions[-2], versions[-1]
 
     _step("3. promote and serve")
@@ -168,13 +205,25 @@ def run_story(*, serve: bool = True, port: int = 8000) -> None:
     if ws.settings.db_url:
         env["PRODLINE_DB_URL"] = ws.settings.db_url
     proc = subprocess.Popen(
-        [sys.executable, "-m", "prodline.cli.main", "serve", f"{MODEL}@production",
-         "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "prodline.cli.main",
+            "serve",
+            f"{MODEL}@production",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
     )
     try:
         with console.status(f"starting the server on {url}…"):
             _wait_ready(url, proc)
-        records = frame.drop(columns=[TARGET]).head(5).to_dict(orient="records")
+        records: list[dict[str, Any]] = [
+            {str(k): v for k, v in rec.items()}
+            for rec in frame.drop(columns=[TARGET]).head(5).to_dict(orient="records")
+        ]
         reply = httpx.post(f"{url}/v1/models/{MODEL}/predict", json={"inputs": records}).json()
         table = Table(title=f"POST /v1/models/{MODEL}/predict → v{reply['version']}")
         for col in ("age", "sex", "credit_amount", "duration", "purpose", "prediction", "p(good)"):
@@ -182,8 +231,15 @@ def run_story(*, serve: bool = True, port: int = 8000) -> None:
         probs = reply.get("probabilities") or [[None, None]] * len(records)
         for rec, pred, prob in zip(records, reply["predictions"], probs, strict=True):
             p_good = f"{prob[-1]:.2f}" if prob and prob[-1] is not None else "-"
-            table.add_row(str(rec["age"]), rec["sex"], str(rec["credit_amount"]),
-                          str(rec["duration"]), rec["purpose"], str(pred), p_good)
+            table.add_row(
+                str(rec["age"]),
+                rec["sex"],
+                str(rec["credit_amount"]),
+                str(rec["duration"]),
+                rec["purpose"],
+                str(pred),
+                p_good,
+            )
         console.print(table)
 
         _step("4. promote v2, then roll back")
@@ -192,8 +248,9 @@ def run_story(*, serve: bool = True, port: int = 8000) -> None:
         console.print(f"{MODEL}@production → v{v2}; the server switched in {took:.2f} s")
         ws.models.rollback(MODEL, "production")
         took = _wait_version(url, records[0], v1)
-        console.print(f"[yellow]rolled back[/] {MODEL}@production → v{v1}; switched in "
-                      f"{took:.2f} s")
+        console.print(
+            f"[yellow]rolled back[/] {MODEL}@production → v{v1}; switched in {took:.2f} s"
+        )
 
         _step("5. verify the audit log and show the lineage")
         result = ws.audit.verify()
@@ -204,13 +261,17 @@ def run_story(*, serve: bool = True, port: int = 8000) -> None:
         console.print(render_tree(tree, node_facts(ws, tree)))
         if not serve:
             return
-        console.print(Panel.fit(
-            f"{MODEL}@production is served at {url}\n"
-            f"try: curl -s {url}/v1/models/{MODEL}/predict -H 'content-type: application/json' "
-            f"-d '{{\"inputs\": [{{\"sex\": \"female\", \"job\": 2, \"housing\": \"own\", "
-            f"\"saving_accounts\": \"little\", \"checking_account\": \"moderate\", "
-            f"\"credit_amount\": 5951, \"duration\": 48, \"purpose\": \"radio/TV\", "
-            f"\"age\": 22}}]}}'\nCtrl-C stops the server.", style="green"))
+        console.print(
+            Panel.fit(
+                f"{MODEL}@production is served at {url}\n"
+                f"try: curl -s {url}/v1/models/{MODEL}/predict -H 'content-type: application/json' "
+                f'-d \'{{"inputs": [{{"sex": "female", "job": 2, "housing": "own", '
+                f'"saving_accounts": "little", "checking_account": "moderate", '
+                f'"credit_amount": 5951, "duration": 48, "purpose": "radio/TV", '
+                f'"age": 22}}]}}\'\nCtrl-C stops the server.',
+                style="green",
+            )
+        )
         proc.wait()
     except KeyboardInterrupt:
         pass

@@ -36,8 +36,9 @@ def audit_log(
     for col in ("#", "time (UTC)", "actor", "action", "subject", "hash"):
         table.add_column(col)
     for e in events:
-        table.add_row(str(e.seq), e.ts[:19].replace("T", " "), e.actor, e.action, e.subject,
-                      e.hash[:12])
+        table.add_row(
+            str(e.seq), e.ts[:19].replace("T", " "), e.actor, e.action, e.subject, e.hash[:12]
+        )
     console.print(table)
 
 
@@ -79,8 +80,11 @@ def lineage(
     name, which = split_ref(ref, what="model")
     with open_workspace() as ws:
         mv = ws.models.get(name, which)
-        start = node("alias", name, which) if which and not which.isdigit() else \
-            node("model", name, mv.version)
+        start = (
+            node("alias", name, which)
+            if which and not which.isdigit()
+            else node("model", name, mv.version)
+        )
         tree = ws.lineage.upstream(start)
         facts = node_facts(ws, tree)
     if openlineage:
@@ -95,14 +99,21 @@ def _label(item: LineageNode, facts: dict[str, dict[str, Any]]) -> str:
         return f"[bold magenta]alias[/] {item.name}@{item.ref}"
     if item.kind == "model":
         metrics = ", ".join(f"{k}={v:.3g}" for k, v in info.get("metrics", {}).items())
-        return (f"[bold cyan]model[/] {item.name} v{item.ref}  flavor={info.get('flavor')}  "
-                f"risk={info.get('risk_level')}  {metrics}  by {info.get('created_by')}")
+        return (
+            f"[bold cyan]model[/] {item.name} v{item.ref}  flavor={info.get('flavor')}  "
+            f"risk={info.get('risk_level')}  {metrics}  by {info.get('created_by')}"
+        )
     if item.kind == "dataset":
-        tagged = [f"{c}:{s['level']}({','.join(s.get('kinds', []))})"
-                  for c, s in info.get("sensitivity", {}).items() if s.get("level") != "none"]
-        return (f"[bold green]dataset[/] {item.name} v{item.ref}  owner={info.get('owner')}  "
-                f"rows={info.get('rows')}  sha256={str(info.get('content_sha256'))[:12]}  "
-                f"sensitive: {', '.join(tagged) or 'none'}")
+        tagged = [
+            f"{c}:{s['level']}({','.join(s.get('kinds', []))})"
+            for c, s in info.get("sensitivity", {}).items()
+            if s.get("level") != "none"
+        ]
+        return (
+            f"[bold green]dataset[/] {item.name} v{item.ref}  owner={info.get('owner')}  "
+            f"rows={info.get('rows')}  sha256={str(info.get('content_sha256'))[:12]}  "
+            f"sensitive: {', '.join(tagged) or 'none'}"
+        )
     if item.kind == "source":
         return f"[bold]source[/] {item.name}"
     return item.id

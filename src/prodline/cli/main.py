@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import sys
 
-import click
 import typer
 
 from prodline.cli import data, ledger, model
@@ -62,8 +61,9 @@ def serve(
 
 @app.command("demo")
 def demo(
-    serve_after: bool = typer.Option(True, "--serve/--no-serve",
-                                     help="Leave the server running at the end."),
+    serve_after: bool = typer.Option(
+        True, "--serve/--no-serve", help="Leave the server running at the end."
+    ),
     port: int = typer.Option(8000, "--port", min=1, max=65535),
 ) -> None:
     """Run the credit-risk story end to end in the current workspace.
@@ -78,24 +78,33 @@ def demo(
 def run() -> None:
     """Entry point: turn user mistakes into one line and exit code 2."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # returns typer.Exit's code instead of raising
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except ProdlineError as exc:
         err_console.print(f"error: {exc.message}", highlight=False, soft_wrap=True)
         sys.exit(2)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(2)
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except typer.Exit as exc:
+        sys.exit(getattr(exc, "exit_code", 0))
+    except typer.TyperException as exc:  # usage errors from the CLI parser
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            err_console.print(f"error: {exc}")
+        sys.exit(int(getattr(exc, "exit_code", 2)) or 2)
+    except (typer.Abort, KeyboardInterrupt):
         err_console.print("aborted")
         sys.exit(130)
     except Exception as exc:
         if os.environ.get("PRODLINE_DEBUG"):
             raise
-        err_console.print(f"internal error: {type(exc).__name__}: {exc} "
-                          "(set PRODLINE_DEBUG=1 for the traceback and report it)",
-                          highlight=False, soft_wrap=True)
+        err_console.print(
+            f"internal error: {type(exc).__name__}: {exc} "
+            "(set PRODLINE_DEBUG=1 for the traceback and report it)",
+            highlight=False,
+            soft_wrap=True,
+        )
         sys.exit(1)
 
 

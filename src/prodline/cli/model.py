@@ -35,10 +35,15 @@ def register(
         split_ref(ref, what="dataset", need_ref=True)
     with open_workspace() as ws:
         mv = ws.models.register(
-            path, name=name, trained_on=trained_on,
+            path,
+            name=name,
+            trained_on=trained_on,
             metrics=parse_pairs(metric, flag="--metric", numeric=True),
-            params=parse_pairs(param, flag="--param"), tags=parse_pairs(tag, flag="--tag"),
-            risk_level=risk, description=description, target=target,
+            params=parse_pairs(param, flag="--param"),
+            tags=parse_pairs(tag, flag="--tag"),
+            risk_level=risk,
+            description=description,
+            target=target,
         )
     if as_json:
         print_json(mv.to_dict())
@@ -63,9 +68,14 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> 
     for col in ("name", "latest", "flavor", "risk", "aliases", "metrics"):
         table.add_column(col)
     for mv, al in items:
-        table.add_row(mv.name, str(mv.version), mv.flavor, mv.risk_level,
-                      ", ".join(f"{a}→v{v}" for a, v in al.items()),
-                      ", ".join(f"{k}={v:.4g}" for k, v in mv.metrics.items()))
+        table.add_row(
+            mv.name,
+            str(mv.version),
+            mv.flavor,
+            mv.risk_level,
+            ", ".join(f"{a}→v{v}" for a, v in al.items()),
+            ", ".join(f"{k}={v:.4g}" for k, v in mv.metrics.items()),
+        )
     console.print(table)
 
 
@@ -84,11 +94,11 @@ def show(
         versions = ws.models.versions(name)
         al = ws.models.aliases(name)
     if as_json:
-        print_json(mv.to_dict() | {"all_aliases": al,
-                                   "versions": [v.version for v in versions]})
+        print_json(mv.to_dict() | {"all_aliases": al, "versions": [v.version for v in versions]})
         return
-    console.print(f"[bold]{mv.ref}[/]  flavor={mv.flavor}  status={mv.status}  "
-                  f"risk={mv.risk_level}")
+    console.print(
+        f"[bold]{mv.ref}[/]  flavor={mv.flavor}  status={mv.status}  risk={mv.risk_level}"
+    )
     console.print(f"trained on: {', '.join(mv.trained_on) or '-'}   git: {mv.git_commit or '-'}")
     console.print(f"created {mv.created_at:%Y-%m-%d %H:%M} by {mv.created_by}")
     console.print("inputs: " + ", ".join(f"{c['name']}:{c['type']}" for c in mv.signature))
@@ -98,8 +108,9 @@ def show(
     for col in ("version", "status", "aliases", "created"):
         table.add_column(col)
     for v in versions:
-        table.add_row(str(v.version), v.status, ", ".join(v.aliases),
-                      v.created_at.strftime("%Y-%m-%d %H:%M"))
+        table.add_row(
+            str(v.version), v.status, ", ".join(v.aliases), v.created_at.strftime("%Y-%m-%d %H:%M")
+        )
     console.print(table)
 
 
@@ -133,8 +144,9 @@ def promote(
     with open_workspace() as ws:
         state = ws.models.alias_state(name, to)
         before = state[0] if state else None
-        mv = ws.models.promote(name, _version(version), to,
-                               expected_revision=state[1] if state else 0)
+        mv = ws.models.promote(
+            name, _version(version), to, expected_revision=state[1] if state else 0
+        )
     was = f" (was v{before})" if before else ""
     console.print(f"[green]{name}@{to}[/] → v{mv.version}{was}")
 

@@ -185,8 +185,9 @@ class Datasets:
                     ),
                 },
             )
-            self._ws.lineage.record(conn, f"source:{source}@-", node("dataset", name, version),
-                                    "ingested_from")
+            self._ws.lineage.record(
+                conn, f"source:{source}@-", node("dataset", name, version), "ingested_from"
+            )
         return self.get(name, version)
 
     def _read(self, data: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, str, str, str | None]:
@@ -212,17 +213,24 @@ class Datasets:
                     frame, fmt = pd.read_csv(path, sep=sep, index_col=False), "csv"
             else:
                 raise InvalidInput(
-                    f"'{path.name}' has an unsupported format; give a .csv, .tsv or .parquet "
-                    "file.", field="path"
+                    f"'{path.name}' has an unsupported format; give a .csv, .tsv or .parquet file.",
+                    field="path",
                 )
-        except (pd.errors.ParserError, pd.errors.ParserWarning, pd.errors.EmptyDataError,
-                UnicodeDecodeError) as exc:
+        except (
+            pd.errors.ParserError,
+            pd.errors.ParserWarning,
+            pd.errors.EmptyDataError,
+            UnicodeDecodeError,
+        ) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise InvalidInput(f"'{path.name}' is not a well-formed {suffix[1:].upper()} file: "
-                               f"{first}.", field="path") from exc
+            raise InvalidInput(
+                f"'{path.name}' is not a well-formed {suffix[1:].upper()} file: {first}.",
+                field="path",
+            ) from exc
         except (pa.ArrowException, OSError) as exc:
-            raise InvalidInput(f"'{path.name}' is not a readable Parquet file: {exc}.",
-                               field="path") from exc
+            raise InvalidInput(
+                f"'{path.name}' is not a readable Parquet file: {exc}.", field="path"
+            ) from exc
         return frame, fmt, sha256_file(path), self._ws.artifacts.put_file(path)
 
     def _lock_or_create(self, conn: sa.Connection, name: str, owner: str, now: datetime) -> int:
@@ -234,11 +242,12 @@ class Datasets:
             return int(found)
         try:
             with conn.begin_nested():
-                result = conn.execute(datasets.insert().values(name=name, owner=owner,
-                                                               created_at=now))
+                result = conn.execute(
+                    datasets.insert().values(name=name, owner=owner, created_at=now)
+                )
         except sa.exc.IntegrityError as exc:
             raise Conflict(f"Dataset '{name}' was created concurrently; run again.") from exc
-        return int(result.inserted_primary_key[0])
+        return int(result.inserted_primary_key[0])  # type: ignore[index]
 
     # -- reading ---------------------------------------------------------------------
     def _select(self) -> sa.Select[Any]:
@@ -252,18 +261,29 @@ class Datasets:
         if created.tzinfo is None:
             created = created.replace(tzinfo=UTC)
         return DatasetVersion(
-            name=row.name, version=row.version, content_sha256=row.content_sha256,
-            format=row.format, rows=row.rows, schema=list(row.schema),
-            profile=dict(row.profile), sensitivity=dict(row.sensitivity), owner=row.owner,
-            source=row.source, description=row.description or "", created_by=row.created_by,
-            created_at=created, data_artifact=row.data_artifact,
+            name=row.name,
+            version=row.version,
+            content_sha256=row.content_sha256,
+            format=row.format,
+            rows=row.rows,
+            schema=list(row.schema),
+            profile=dict(row.profile),
+            sensitivity=dict(row.sensitivity),
+            owner=row.owner,
+            source=row.source,
+            description=row.description or "",
+            created_by=row.created_by,
+            created_at=created,
+            data_artifact=row.data_artifact,
         )
 
     def _latest_or_none(self, name: str) -> DatasetVersion | None:
         with self._ws.db.read() as conn:
             row = conn.execute(
-                self._select().where(datasets.c.name == name)
-                .order_by(dataset_versions.c.version.desc()).limit(1)
+                self._select()
+                .where(datasets.c.name == name)
+                .order_by(dataset_versions.c.version.desc())
+                .limit(1)
             ).first()
         return self._entity(row) if row else None
 
@@ -289,27 +309,38 @@ class Datasets:
             versions = [v.version for v in self.versions(name)]
             if not versions:
                 raise NotFound(f"Dataset '{name}' does not exist; {self._known()}.")
-            raise NotFound(f"Dataset '{name}' has no version {number}; versions are "
-                           f"{_span(versions)}.")
+            raise NotFound(
+                f"Dataset '{name}' has no version {number}; versions are {_span(versions)}."
+            )
         return self._entity(row)
 
     def versions(self, name: str) -> list[DatasetVersion]:
         with self._ws.db.read() as conn:
-            rows = conn.execute(self._select().where(datasets.c.name == name)
-                                .order_by(dataset_versions.c.version)).all()
+            rows = conn.execute(
+                self._select().where(datasets.c.name == name).order_by(dataset_versions.c.version)
+            ).all()
         return [self._entity(r) for r in rows]
 
     def list(self) -> list[DatasetVersion]:
         """The newest version of every dataset, by name."""
         newest = (
-            sa.select(dataset_versions.c.dataset_id,
-                      sa.func.max(dataset_versions.c.version).label("v"))
-            .group_by(dataset_versions.c.dataset_id).subquery()
+            sa.select(
+                dataset_versions.c.dataset_id, sa.func.max(dataset_versions.c.version).label("v")
+            )
+            .group_by(dataset_versions.c.dataset_id)
+            .subquery()
         )
-        query = self._select().join(
-            newest, sa.and_(newest.c.dataset_id == dataset_versions.c.dataset_id,
-                            newest.c.v == dataset_versions.c.version)
-        ).order_by(datasets.c.name)
+        query = (
+            self._select()
+            .join(
+                newest,
+                sa.and_(
+                    newest.c.dataset_id == dataset_versions.c.dataset_id,
+                    newest.c.v == dataset_versions.c.version,
+                ),
+            )
+            .order_by(datasets.c.name)
+        )
         with self._ws.db.read() as conn:
             return [self._entity(r) for r in conn.execute(query).all()]
 

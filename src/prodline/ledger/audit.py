@@ -92,10 +92,18 @@ def event_hash(
 def _chain_break(count: int, expected_seq: int, seq: int) -> VerifyResult:
     if seq != expected_seq:
         bad = min(seq, expected_seq)
-        return VerifyResult(False, count, bad, f"expected event #{expected_seq} here, found "
-                            f"#{seq} (deleted or reordered)")
-    return VerifyResult(False, count, seq, "its previous-hash link is broken (an event before "
-                        "it was changed, removed or inserted)")
+        return VerifyResult(
+            False,
+            count,
+            bad,
+            f"expected event #{expected_seq} here, found #{seq} (deleted or reordered)",
+        )
+    return VerifyResult(
+        False,
+        count,
+        seq,
+        "its previous-hash link is broken (an event before it was changed, removed or inserted)",
+    )
 
 
 def load_or_create_key(path: Path) -> bytes:
@@ -193,9 +201,7 @@ class AuditLog:
             out.append(AuditEvent(seq, ts, who, action, subject, dict(payload), prev, digest))
             prev = digest
         conn.execute(audit_events.insert(), rows)
-        conn.execute(
-            audit_head.update().where(audit_head.c.id == 1).values(seq=seq, hash=prev)
-        )
+        conn.execute(audit_head.update().where(audit_head.c.id == 1).values(seq=seq, hash=prev))
         conn.execute(
             audit_checkpoints.insert().values(
                 seq=seq, hash=prev, signature=self._sign(seq, prev), ts=ts
@@ -262,7 +268,13 @@ class AuditLog:
             rows = conn.execute(query).all()
         return [
             AuditEvent(
-                r.seq, r.ts, r.actor, r.action, r.subject, json.loads(r.payload), r.prev_hash,
+                r.seq,
+                r.ts,
+                r.actor,
+                r.action,
+                r.subject,
+                json.loads(r.payload),
+                r.prev_hash,
                 r.hash,
             )
             for r in rows
@@ -270,7 +282,9 @@ class AuditLog:
 
     def count(self) -> int:
         with self._db.read() as conn:
-            return int(conn.execute(sa.select(sa.func.count()).select_from(audit_events)).scalar())
+            return int(
+                conn.execute(sa.select(sa.func.count()).select_from(audit_events)).scalar_one()
+            )
 
     def verify(self) -> VerifyResult:
         """Recompute the chain and check signed checkpoints and the outside anchor."""
@@ -287,9 +301,11 @@ class AuditLog:
             sep = "char(31)" if self._db.is_sqlite else "chr(31)"
             cast = "seq" if self._db.is_sqlite else "CAST(seq AS TEXT)"
             body_sql = f" || {sep} || ".join(
-                (cast, "ts", "actor", "action", "subject", "payload", "prev_hash"))
-            cursor.execute(f"SELECT seq, {body_sql}, prev_hash, hash FROM audit_events "
-                           "ORDER BY seq")
+                (cast, "ts", "actor", "action", "subject", "payload", "prev_hash")
+            )
+            cursor.execute(
+                f"SELECT seq, {body_sql}, prev_hash, hash FROM audit_events ORDER BY seq"
+            )
             expected_seq, prev, count = 1, GENESIS, 0
             hashes: dict[int, str] = {}
             sha = hashlib.sha256
@@ -300,8 +316,13 @@ class AuditLog:
                         return _chain_break(count, expected_seq, seq)
                     if sha(body.encode()).hexdigest() != stored:
                         fields = body.split("\x1f")
-                        return VerifyResult(False, count, seq, f"its content ({fields[3]} "
-                                            f"{fields[4]}) does not match its hash (edited)")
+                        return VerifyResult(
+                            False,
+                            count,
+                            seq,
+                            f"its content ({fields[3]} "
+                            f"{fields[4]}) does not match its hash (edited)",
+                        )
                     if seq in wanted:
                         hashes[seq] = stored
                     prev = stored
@@ -320,30 +341,62 @@ class AuditLog:
         for seq in sorted(checkpoints):
             digest, signature = checkpoints[seq]
             if not hmac.compare_digest(signature, self._sign(seq, digest)):
-                return VerifyResult(False, count, seq, "its checkpoint signature is invalid "
-                                    "(forged, or signed with another workspace key)")
+                return VerifyResult(
+                    False,
+                    count,
+                    seq,
+                    "its checkpoint signature is invalid "
+                    "(forged, or signed with another workspace key)",
+                )
             if seq > count:
-                return VerifyResult(False, count, count + 1, f"a signed checkpoint names "
-                                    f"event #{seq} but the log ends at #{count} (truncated)")
+                return VerifyResult(
+                    False,
+                    count,
+                    count + 1,
+                    f"a signed checkpoint names "
+                    f"event #{seq} but the log ends at #{count} (truncated)",
+                )
             if hashes.get(seq) != digest:
-                return VerifyResult(False, count, seq, "it differs from its signed checkpoint "
-                                    "(the tail was rewritten)")
+                return VerifyResult(
+                    False,
+                    count,
+                    seq,
+                    "it differs from its signed checkpoint (the tail was rewritten)",
+                )
         if count and count not in checkpoints:
             last = max(checkpoints, default=0)
-            return VerifyResult(False, count, last + 1, "events after the last signed "
-                                f"checkpoint (#{last}) are not signed (appended outside prodline)")
+            return VerifyResult(
+                False,
+                count,
+                last + 1,
+                "events after the last signed "
+                f"checkpoint (#{last}) are not signed (appended outside prodline)",
+            )
         if anchor is None:
             if count:
-                return VerifyResult(False, count, None, f"the anchor file {self._anchor_path} "
-                                    "is missing, so truncation cannot be ruled out")
+                return VerifyResult(
+                    False,
+                    count,
+                    None,
+                    f"the anchor file {self._anchor_path} "
+                    "is missing, so truncation cannot be ruled out",
+                )
             return VerifyResult(True, 0)
         seq, digest = int(anchor["seq"]), str(anchor["hash"])
         if not hmac.compare_digest(str(anchor.get("signature", "")), self._sign(seq, digest)):
             return VerifyResult(False, count, None, "the anchor file's signature is invalid")
         if seq > count:
-            return VerifyResult(False, count, count + 1, f"the anchor records event #{seq} but "
-                                f"the log ends at #{count} (truncated)")
+            return VerifyResult(
+                False,
+                count,
+                count + 1,
+                f"the anchor records event #{seq} but the log ends at #{count} (truncated)",
+            )
         if hashes.get(seq) != digest:
-            return VerifyResult(False, count, seq, "it differs from the anchor outside the "
-                                "database (the tail was rewritten)")
+            return VerifyResult(
+                False,
+                count,
+                seq,
+                "it differs from the anchor outside the database (the tail was rewritten)",
+            )
         return VerifyResult(True, count)

@@ -85,8 +85,9 @@ class Lineage:
     def upstream(self, start: str, *, max_depth: int = 20) -> LineageNode:
         """The tree from ``start`` back to its sources."""
         with self._db.read() as conn:
-            edges = conn.execute(sa.select(lineage_edges.c.src, lineage_edges.c.dst,
-                                           lineage_edges.c.relation)).all()
+            edges = conn.execute(
+                sa.select(lineage_edges.c.src, lineage_edges.c.dst, lineage_edges.c.relation)
+            ).all()
         incoming: dict[str, list[tuple[str, str]]] = {}
         for src, dst, relation in edges:
             incoming.setdefault(dst, []).append((src, relation))

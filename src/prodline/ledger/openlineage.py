@@ -28,16 +28,19 @@ def _dataset_facets(facts: Mapping[str, Any]) -> dict[str, Any]:
     facets: dict[str, Any] = {}
     if facts.get("schema"):
         facets["schema"] = schema_dataset.SchemaDatasetFacet(
-            fields=[schema_dataset.SchemaDatasetFacetFields(name=c["name"], type=c["type"])
-                    for c in facts["schema"]]
+            fields=[
+                schema_dataset.SchemaDatasetFacetFields(name=c["name"], type=c["type"])
+                for c in facts["schema"]
+            ]
         )
     if facts.get("owner"):
         facets["ownership"] = ownership_dataset.OwnershipDatasetFacet(
             owners=[ownership_dataset.Owner(name=str(facts["owner"]), type="team")]
         )
     tags = [
-        tags_dataset.TagsDatasetFacetFields(key="sensitivity", value=str(info["level"]),
-                                            source="prodline", field=column)
+        tags_dataset.TagsDatasetFacetFields(
+            key="sensitivity", value=str(info["level"]), source="prodline", field=column
+        )
         for column, info in (facts.get("sensitivity") or {}).items()
         if info.get("level", "none") != "none"
     ]
@@ -46,9 +49,7 @@ def _dataset_facets(facts: Mapping[str, Any]) -> dict[str, Any]:
     return facets
 
 
-def run_events(
-    tree: LineageNode, facts: Mapping[str, Mapping[str, Any]]
-) -> list[RunEvent]:
+def run_events(tree: LineageNode, facts: Mapping[str, Mapping[str, Any]]) -> list[RunEvent]:
     """One event per producing step (training, promotion) in ``tree``, sources first."""
     events: list[RunEvent] = []
     seen: set[str] = set()
@@ -59,8 +60,9 @@ def run_events(
         info = facts.get(item.id, {})
         job = {"model": "train", "alias": "promote", "deployment": "deploy"}[item.kind]
         inputs = [
-            InputDataset(namespace=NAMESPACE, name=p.id,
-                         facets=_dataset_facets(facts.get(p.id, {})))
+            InputDataset(
+                namespace=NAMESPACE, name=p.id, facets=_dataset_facets(facts.get(p.id, {}))
+            )
             for p in item.parents
         ]
         events.append(
@@ -71,8 +73,9 @@ def run_events(
                 run=Run(runId=str(uuid.uuid5(uuid.NAMESPACE_URL, f"prodline/{item.id}"))),
                 job=Job(namespace=NAMESPACE, name=f"{job}/{item.name}"),
                 inputs=inputs,
-                outputs=[OutputDataset(namespace=NAMESPACE, name=item.id,
-                                       facets=_dataset_facets(info))],
+                outputs=[
+                    OutputDataset(namespace=NAMESPACE, name=item.id, facets=_dataset_facets(info))
+                ],
             )
         )
     return events

@@ -16,7 +16,6 @@ requests in flight finish on the old model.
 from __future__ import annotations
 
 import asyncio
-import warnings
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -167,9 +166,7 @@ class MicroBatcher:
 
 def _predict(served: ServedModel, group: list[_Job]) -> list[Outcome]:
     parts = [job.parsed for job in group]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        prediction = served.predictor.predict(to_arrays(served.spec, parts))
+    prediction = served.predictor.predict(to_arrays(served.spec, parts))
     predictions = np.asarray(prediction.predictions)
     total = sum(part.rows for part in parts)
     if len(predictions) != total:

@@ -51,13 +51,6 @@ class ServerMetrics:
             ["model", "version", "code"],
             registry=reg,
         )
-        self.batch_rows = Histogram(
-            "prodline_batch_rows",
-            "Rows per predict call after micro-batching.",
-            ["model"],
-            buckets=BATCH_BUCKETS,
-            registry=reg,
-        ).labels(model)
         self.batch_requests = Histogram(
             "prodline_batch_requests",
             "Requests merged into one predict call.",
@@ -119,7 +112,6 @@ class ServerMetrics:
 
     def observe_batch(self, requests: int, rows: int) -> None:
         self.batch_requests.observe(requests)
-        self.batch_rows.observe(rows)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

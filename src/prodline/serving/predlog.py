@@ -76,6 +76,8 @@ class PredictionLog:
         self.lost = 0
         self._shed_audited = 0
         self._last_shed_audit = 0.0
+        self._sql: str | None = None
+        self._iso = _Timestamps()
 
     # -- the request side (event loop) -----------------------------------------------
     def depth(self) -> int:
@@ -151,12 +153,15 @@ class PredictionLog:
             self._write(batch, final=final)
 
     def _write(self, batch: list[LogRecord], *, final: bool) -> None:
-        rows = [_row(record) for record in batch]
+        iso = self._iso
+        rows = [_row(record, iso) for record in batch]
         attempt = 0
         while True:
             try:
                 with self._ws.db.tx() as conn:
-                    conn.execute(prediction_log.insert(), rows)
+                    if self._sql is None:
+                        self._sql = _insert_sql(conn.dialect.paramstyle)
+                    conn.exec_driver_sql(self._sql, rows)
                 break
             except Exception as exc:
                 attempt += 1
@@ -195,21 +200,52 @@ class PredictionLog:
         self._last_shed_audit = now
 
 
-def _row(record: LogRecord) -> dict[str, Any]:
+_COLUMNS = ("request_id", "model", "version", "ts", "inputs", "outputs", "latency_ms")
+
+
+def _insert_sql(paramstyle: str) -> str:
+    """A plain INSERT for the driver's ``executemany`` (SQLAlchemy's per-row binding costs
+    more than the write itself at thousands of rows a second)."""
+    mark = "?" if paramstyle == "qmark" else "%s"
+    names = ", ".join(_COLUMNS)
+    return f"INSERT INTO {prediction_log.name} ({names}) VALUES ({', '.join([mark] * 7)})"
+
+
+class _Timestamps:
+    """ISO-8601 UTC text of epoch seconds, reusing the formatted second (3x faster)."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def __call__(self, wall: float) -> str:
+        second = int(wall)
+        if second != self._second:
+            self._second = second
+            self._prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        micro = round((wall - second) * 1e6)
+        if micro >= 1_000_000:  # rounds up into the next second
+            return datetime.fromtimestamp(wall, UTC).isoformat(timespec="microseconds")
+        return f"{self._prefix}.{micro:06d}+00:00"
+
+
+def _row(record: LogRecord, iso: _Timestamps) -> tuple[Any, ...]:
     request_id, wall, parsed, outcome, latency_ms = record
+    served = outcome.served
     outputs: dict[str, Any] = {"predictions": outcome.predictions}
     if outcome.probabilities is not None:
         outputs["probabilities"] = outcome.probabilities
         outputs["classes"] = outcome.classes
-    return {
-        "request_id": request_id,
-        "model": outcome.served.name,
-        "version": outcome.served.version,
-        "ts": datetime.fromtimestamp(wall, UTC).isoformat(timespec="microseconds"),
-        "inputs": dumps(records_of(outcome.served.spec, parsed)).decode(),
-        "outputs": dumps(outputs).decode(),
-        "latency_ms": latency_ms,
-    }
+    inputs = parsed.records if parsed.records is not None else records_of(served.spec, parsed)
+    return (
+        request_id,
+        served.name,
+        served.version,
+        iso(wall),
+        dumps(inputs).decode(),
+        dumps(outputs).decode(),
+        latency_ms,
+    )
 
 
 def _default(value: Any) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import secrets
 import time
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from prodline.workspace import Workspace
 
 __all__ = ["Runtime"]
+
+log = logging.getLogger("prodline.serving")
 
 
 class Runtime:
@@ -157,7 +160,8 @@ class Runtime:
             outcome = await self.batcher.submit(served, parsed)
         except ProdlineError as exc:
             return self.error(exc, served.version, t0, request_id)
-        except Exception as exc:  # never a traceback to the client
+        except Exception as exc:  # never a traceback to the client; one in the server log
+            log.exception("predict %s failed", request_id)
             return self.error(
                 ProdlineError(f"Unexpected error: {type(exc).__name__}: {exc}"),
                 served.version,

@@ -108,8 +108,7 @@ class ArtifactStore:
             self._fs.get_file(f"{self._root}/{sha[:2]}/{sha}", str(local))
         if not local.exists():
             raise NotFound(
-                f"The {label} is missing from {self.url}; restore the artifact folder "
-                "from backup."
+                f"The {label} is missing from {self.url}; restore the artifact folder from backup."
             )
         actual = sha256_file(local)
         if actual != sha:

@@ -7,6 +7,7 @@ home folder > defaults. The default is fully embedded: SQLite and local files un
 
 from __future__ import annotations
 
+import getpass
 import os
 import tomllib
 from dataclasses import dataclass
@@ -65,4 +66,7 @@ def _read_toml(path: Path) -> dict[str, str]:
 
 
 def _user() -> str:
-    return os.environ.get("USER") or os.environ.get("USERNAME") or "unknown"
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry and no USER/LOGNAME variables
+        return "unknown"

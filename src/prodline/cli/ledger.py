@@ -13,6 +13,13 @@ from prodline.ledger.lineage import LineageNode, node
 from prodline.ledger.openlineage import run_events, to_json_lines
 from prodline.workspace import Workspace
 
+RELATION_LABELS = {
+    "points_to": "points to",
+    "trained": "trained on",
+    "ingested_from": "ingested from",
+    "deployed_as": "serves",
+}
+
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 
 
@@ -124,7 +131,8 @@ def render_tree(tree: LineageNode, facts: dict[str, dict[str, Any]]) -> Tree:
 
     def add(parent: Tree, item: LineageNode) -> None:
         for p in item.parents:
-            add(parent.add(f"[dim]{p.relation}[/] ← " + _label(p, facts)), p)
+            relation = RELATION_LABELS.get(p.relation, p.relation)
+            add(parent.add(f"[dim]{relation}[/] " + _label(p, facts)), p)
 
     add(root, tree)
     return root

@@ -1,0 +1,98 @@
+"""End to end: the real ``prodline`` executable, a real server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+PRODLINE = [sys.executable, "-m", "prodline.cli.main"]
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PRODLINE_")}
+    return env | {"PRODLINE_HOME": str(home), "COLUMNS": "200", "NO_COLOR": "1"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_demo_runs_the_whole_story(tmp_path: Path) -> None:
+    done = subprocess.run([*PRODLINE, "demo", "--no-serve"], env=_env(tmp_path / "home"),
+                          capture_output=True, text=True, timeout=300, check=False)
+    out = done.stdout
+    assert done.returncode == 0, done.stderr[-2000:]
+    for text in ("german-credit@1: 1000 rows", "registered credit-risk@1",
+                 "registered credit-risk@2", "credit-risk@production → v1",
+                 "POST /v1/models/credit-risk/predict → v1", "the server switched in",
+                 "rolled back credit-risk@production → v1", "audit verify: ok",
+                 "sensitive: sex:pii(sex), age:pii(age)", "ingested from source UCI"):
+        assert text in out, text
+    verify = subprocess.run([*PRODLINE, "audit", "verify"], env=_env(tmp_path / "home"),
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert verify.returncode == 0 and "ok," in verify.stdout
+
+
+@pytest.mark.slow
+def test_serve_command_serves_and_stops_cleanly(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = _env(home)
+    import numpy as np
+    import pandas as pd
+    import skops.io as sio
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.random.default_rng(0).normal(size=(100, 2))
+    frame = pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "y": (x[:, 0] > 0).astype(int)})
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    sio.dump(LogisticRegression().fit(frame[["a", "b"]], frame["y"]), tmp_path / "m.skops")
+    for args in (["data", "add", str(tmp_path / "d.csv"), "--name", "d", "--owner", "o"],
+                 ["model", "register", str(tmp_path / "m.skops"), "--name", "m",
+                  "--trained-on", "d@1"],
+                 ["promote", "m@1", "--to", "production"]):
+        subprocess.run([*PRODLINE, *args], env=env, check=True, capture_output=True,
+                       timeout=120)
+    bad = subprocess.run([*PRODLINE, "serve", "m@staging"], env=env, capture_output=True,
+                         text=True, timeout=60, check=False)
+    assert bad.returncode == 2 and "no alias 'staging'" in bad.stderr
+
+    port = _free_port()
+    server = subprocess.Popen([*PRODLINE, "serve", "m@production", "--port", str(port)],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        reply = httpx.post(f"{url}/v1/models/m/predict",
+                           json={"inputs": [{"a": 1.0, "b": 0.0}, {"a": -1.0, "b": 0.0}]})
+        assert reply.status_code == 200, reply.text
+        body = reply.json()
+        assert body["predictions"] == [1, 0] and body["version"] == 1 and body["model"] == "m"
+        assert body["request_id"]
+        bad_input = httpx.post(f"{url}/v1/models/m/predict", json={"inputs": [{"a": 1.0}]})
+        assert bad_input.status_code == 422 and "b" in bad_input.json()["error"]["message"]
+    finally:
+        server.send_signal(signal.SIGINT)
+        out, err = server.communicate(timeout=30)
+    assert server.returncode == 0, err[-2000:]
+    assert f"127.0.0.1:{port}" in out + err
+    log = subprocess.run([*PRODLINE, "audit", "log", "--json", "--limit", "50"], env=env,
+                         capture_output=True, text=True, check=True, timeout=60).stdout
+    assert "server.started" in log and "server.stopped" in log

@@ -31,14 +31,22 @@ def test_all_is_sorted_and_importable(name: str) -> None:
 
 
 def test_every_error_has_a_code_and_an_http_status() -> None:
-    classes = [c for c in vars(errors).values()
-               if isinstance(c, type) and issubclass(c, errors.ProdlineError)]
+    classes = [
+        c
+        for c in vars(errors).values()
+        if isinstance(c, type) and issubclass(c, errors.ProdlineError)
+    ]
     assert len(classes) >= 8
     for cls in classes:
         assert cls.code in errors.HTTP_STATUS, cls
         body = cls("Thing 'x' is wrong; fix it.", field="x").to_dict()
-        assert body == {"error": {"code": cls.code, "message": "Thing 'x' is wrong; fix it.",
-                                  "details": {"field": "x"}}}
+        assert body == {
+            "error": {
+                "code": cls.code,
+                "message": "Thing 'x' is wrong; fix it.",
+                "details": {"field": "x"},
+            }
+        }
     assert errors.HTTP_STATUS["not_found"] == 404 and errors.HTTP_STATUS["conflict"] == 409
 
 

@@ -29,18 +29,37 @@ def _free_port() -> int:
 
 @pytest.mark.slow
 def test_demo_runs_the_whole_story(tmp_path: Path) -> None:
-    done = subprocess.run([*PRODLINE, "demo", "--no-serve"], env=_env(tmp_path / "home"),
-                          capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [*PRODLINE, "demo", "--no-serve"],
+        env=_env(tmp_path / "home"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     out = done.stdout
     assert done.returncode == 0, done.stderr[-2000:]
-    for text in ("german-credit@1: 1000 rows", "registered credit-risk@1",
-                 "registered credit-risk@2", "credit-risk@production → v1",
-                 "POST /v1/models/credit-risk/predict → v1", "the server switched in",
-                 "rolled back credit-risk@production → v1", "audit verify: ok",
-                 "sensitive: sex:pii(sex), age:pii(age)", "ingested from source UCI"):
+    for text in (
+        "german-credit@1: 1000 rows",
+        "registered credit-risk@1",
+        "registered credit-risk@2",
+        "credit-risk@production → v1",
+        "POST /v1/models/credit-risk/predict → v1",
+        "the server switched in",
+        "rolled back credit-risk@production → v1",
+        "audit verify: ok",
+        "sensitive: sex:pii(sex), age:pii(age)",
+        "ingested from source UCI",
+    ):
         assert text in out, text
-    verify = subprocess.run([*PRODLINE, "audit", "verify"], env=_env(tmp_path / "home"),
-                            capture_output=True, text=True, timeout=60, check=False)
+    verify = subprocess.run(
+        [*PRODLINE, "audit", "verify"],
+        env=_env(tmp_path / "home"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert verify.returncode == 0 and "ok," in verify.stdout
 
 
@@ -57,20 +76,30 @@ def test_serve_command_serves_and_stops_cleanly(tmp_path: Path) -> None:
     frame = pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "y": (x[:, 0] > 0).astype(int)})
     frame.to_csv(tmp_path / "d.csv", index=False)
     sio.dump(LogisticRegression().fit(frame[["a", "b"]], frame["y"]), tmp_path / "m.skops")
-    for args in (["data", "add", str(tmp_path / "d.csv"), "--name", "d", "--owner", "o"],
-                 ["model", "register", str(tmp_path / "m.skops"), "--name", "m",
-                  "--trained-on", "d@1"],
-                 ["promote", "m@1", "--to", "production"]):
-        subprocess.run([*PRODLINE, *args], env=env, check=True, capture_output=True,
-                       timeout=120)
-    bad = subprocess.run([*PRODLINE, "serve", "m@staging"], env=env, capture_output=True,
-                         text=True, timeout=60, check=False)
+    for args in (
+        ["data", "add", str(tmp_path / "d.csv"), "--name", "d", "--owner", "o"],
+        ["model", "register", str(tmp_path / "m.skops"), "--name", "m", "--trained-on", "d@1"],
+        ["promote", "m@1", "--to", "production"],
+    ):
+        subprocess.run([*PRODLINE, *args], env=env, check=True, capture_output=True, timeout=120)
+    bad = subprocess.run(
+        [*PRODLINE, "serve", "m@staging"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert bad.returncode == 2 and "no alias 'staging'" in bad.stderr
 
     port = _free_port()
-    server = subprocess.Popen([*PRODLINE, "serve", "m@production", "--port", str(port)],
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True)
+    server = subprocess.Popen(
+        [*PRODLINE, "serve", "m@production", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -80,8 +109,10 @@ def test_serve_command_serves_and_stops_cleanly(tmp_path: Path) -> None:
                     break
             except httpx.HTTPError:
                 time.sleep(0.2)
-        reply = httpx.post(f"{url}/v1/models/m/predict",
-                           json={"inputs": [{"a": 1.0, "b": 0.0}, {"a": -1.0, "b": 0.0}]})
+        reply = httpx.post(
+            f"{url}/v1/models/m/predict",
+            json={"inputs": [{"a": 1.0, "b": 0.0}, {"a": -1.0, "b": 0.0}]},
+        )
         assert reply.status_code == 200, reply.text
         body = reply.json()
         assert body["predictions"] == [1, 0] and body["version"] == 1 and body["model"] == "m"
@@ -93,6 +124,12 @@ def test_serve_command_serves_and_stops_cleanly(tmp_path: Path) -> None:
         out, err = server.communicate(timeout=30)
     assert server.returncode == 0, err[-2000:]
     assert f"127.0.0.1:{port}" in out + err
-    log = subprocess.run([*PRODLINE, "audit", "log", "--json", "--limit", "50"], env=env,
-                         capture_output=True, text=True, check=True, timeout=60).stdout
+    log = subprocess.run(
+        [*PRODLINE, "audit", "log", "--json", "--limit", "50"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
     assert "server.started" in log and "server.stopped" in log

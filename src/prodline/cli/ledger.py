@@ -10,7 +10,6 @@ from rich.tree import Tree
 
 from prodline.cli.common import console, open_workspace, print_json, split_ref
 from prodline.ledger.lineage import LineageNode, node
-from prodline.ledger.openlineage import run_events, to_json_lines
 from prodline.workspace import Workspace
 
 RELATION_LABELS = {
@@ -95,6 +94,8 @@ def lineage(
         tree = ws.lineage.upstream(start)
         facts = node_facts(ws, tree)
     if openlineage:
+        from prodline.ledger.openlineage import run_events, to_json_lines
+
         console.print(to_json_lines(run_events(tree, facts)), highlight=False, soft_wrap=True)
         return
     console.print(render_tree(tree, facts))

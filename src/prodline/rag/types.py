@@ -1,0 +1,121 @@
+"""Plain data shared by the RAG parts: documents, chunks, filters, search hits.
+
+No I/O here. Loaders produce ``Document``; the chunker turns it into ``ChunkDraft``;
+the knowledge-base service stores drafts as chunks with integer ids, which the vector
+index and BM25 index key on; searches return ``Hit``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+__all__ = [
+    "SENSITIVITY_ORDER",
+    "ChunkDraft",
+    "ChunkMeta",
+    "Document",
+    "Hit",
+    "SearchFilter",
+    "Section",
+    "Sensitivity",
+    "Skipped",
+]
+
+Sensitivity = Literal["none", "pii", "phi"]
+SENSITIVITY_ORDER: dict[str, int] = {"none": 0, "pii": 1, "phi": 2}
+
+
+@dataclass(frozen=True)
+class Section:
+    """A run of text under one heading (``heading`` is "" before the first heading)."""
+
+    heading: str
+    text: str
+    level: int = 0
+
+
+@dataclass(frozen=True)
+class Document:
+    """One loaded source file."""
+
+    source: str  # absolute path or URL
+    title: str
+    sections: tuple[Section, ...]
+    modified_at: datetime
+    content_sha256: str  # of the file's bytes
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(s.text for s in self.sections)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file the loader would not read, and why (binary, encrypted, empty, …)."""
+
+    source: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ChunkDraft:
+    """A chunk before it is stored: text plus where it came from."""
+
+    source: str
+    title: str
+    heading: str
+    text: str
+    ordinal: int  # position within its document, from 0
+    token_count: int
+    content_sha256: str  # of ``text``
+
+
+@dataclass(frozen=True)
+class ChunkMeta:
+    """What the indexes keep per chunk id so filters run inside the search."""
+
+    source_id: int
+    owner_id: int
+    modified_at: float  # POSIX seconds
+    sensitivity: int  # SENSITIVITY_ORDER value
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    """Restrictions applied inside the search. ``None`` means no restriction.
+
+    ``max_sensitivity`` is the caller's clearance: chunks above it are never returned.
+    """
+
+    source_ids: frozenset[int] | None = None
+    owner_ids: frozenset[int] | None = None
+    modified_after: float | None = None
+    modified_before: float | None = None
+    max_sensitivity: int | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return (
+            self.source_ids is None
+            and self.owner_ids is None
+            and self.modified_after is None
+            and self.modified_before is None
+            and self.max_sensitivity is None
+        )
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result."""
+
+    chunk_id: int
+    score: float
+    text: str = ""
+    source: str = ""
+    title: str = ""
+    heading: str = ""
+    sensitivity: str = "none"
+    kinds: tuple[str, ...] = ()
+    scores: dict[str, float] = field(default_factory=dict)  # per retriever, before fusion

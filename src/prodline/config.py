@@ -28,6 +28,7 @@ class Settings:
     db_url: str
     artifacts_url: str
     actor: str
+    vector_url: str = ""  # empty: an embedded index per knowledge base under home/kb/
 
     @classmethod
     def load(
@@ -51,7 +52,14 @@ class Settings:
             or str(root / "artifacts")
         )
         who = actor or os.environ.get("PRODLINE_ACTOR") or file_values.get("actor") or _user()
-        return cls(home=root, db_url=str(url), artifacts_url=str(artifacts), actor=str(who))
+        vectors = os.environ.get("PRODLINE_VECTOR_URL") or file_values.get("vector_url") or ""
+        return cls(
+            home=root,
+            db_url=str(url),
+            artifacts_url=str(artifacts),
+            actor=str(who),
+            vector_url=str(vectors),
+        )
 
 
 def _read_toml(path: Path) -> dict[str, str]:

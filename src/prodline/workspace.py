@@ -22,6 +22,7 @@ from prodline.store.migrate import upgrade
 if TYPE_CHECKING:
     from prodline.data.datasets import Datasets
     from prodline.models.registry import ModelRegistry
+    from prodline.rag.kb import KnowledgeBases
 
 __all__ = ["Workspace"]
 
@@ -59,6 +60,7 @@ class Workspace:
         self.lineage = Lineage(self.db)
         self._datasets: Datasets | None = None
         self._models: ModelRegistry | None = None
+        self._kbs: KnowledgeBases | None = None
 
     @classmethod
     def open(
@@ -97,6 +99,14 @@ class Workspace:
             self._models = ModelRegistry(self)
         return self._models
 
+    @property
+    def kbs(self) -> KnowledgeBases:
+        if self._kbs is None:
+            from prodline.rag.kb import KnowledgeBases
+
+            self._kbs = KnowledgeBases(self)
+        return self._kbs
+
     @contextmanager
     def tx(self) -> Iterator[Connection]:
         """A write transaction whose audit events and lineage commit with it."""
@@ -108,6 +118,8 @@ class Workspace:
         self.audit.write_anchor(pending)
 
     def close(self) -> None:
+        if self._kbs is not None:
+            self._kbs.close()
         self.db.dispose()
 
     def __enter__(self) -> Workspace:

@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from prodline.cli import data, ledger, model
+from prodline.cli import data, kb, ledger, model
 from prodline.cli.common import console, err_console, open_workspace, split_ref
 from prodline.errors import ProdlineError
 
@@ -25,6 +25,7 @@ app = typer.Typer(
 app.add_typer(data.app, name="data")
 app.add_typer(model.app, name="model")
 app.add_typer(ledger.audit_app, name="audit")
+app.add_typer(kb.app, name="kb")
 app.command("promote")(model.promote)
 app.command("rollback")(model.rollback)
 app.command("lineage")(ledger.lineage)

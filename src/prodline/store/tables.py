@@ -13,6 +13,11 @@ __all__ = [
     "audit_head",
     "dataset_versions",
     "datasets",
+    "kb_chunks",
+    "kb_owners",
+    "kb_sources",
+    "kb_versions",
+    "kbs",
     "lineage_edges",
     "metadata",
     "model_version_datasets",
@@ -173,4 +178,74 @@ prediction_log = sa.Table(
     sa.Column("inputs", sa.Text, nullable=False),
     sa.Column("outputs", sa.Text, nullable=False),
     sa.Column("latency_ms", sa.Float, nullable=False),
+)
+
+kbs = sa.Table(
+    "kbs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("owner", sa.String(200), nullable=False),
+    sa.Column("description", sa.Text, nullable=False, default=""),
+    sa.Column("embedder", sa.String(200), nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+kb_owners = sa.Table(
+    "kb_owners",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+)
+
+kb_sources = sa.Table(
+    "kb_sources",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("kb_id", sa.ForeignKey("kbs.id"), nullable=False),
+    sa.Column("source", sa.String(2000), nullable=False),
+    sa.Column("title", sa.String(500), nullable=False),
+    sa.Column("owner_id", sa.ForeignKey("kb_owners.id"), nullable=False),
+    sa.Column("content_sha256", sa.String(64), nullable=False),
+    sa.Column("modified_at", TS, nullable=False),
+    sa.Column("ingested_at", TS, nullable=False),
+    sa.Column("chunks", sa.Integer, nullable=False),
+    sa.Column("sensitivity", sa.String(10), nullable=False),
+    sa.Column("kinds", JSON, nullable=False),
+    sa.UniqueConstraint("kb_id", "source", name="uq_kb_source"),
+)
+
+kb_chunks = sa.Table(
+    "kb_chunks",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("kb_id", sa.ForeignKey("kbs.id"), nullable=False),
+    sa.Column("source_id", sa.ForeignKey("kb_sources.id"), nullable=False, index=True),
+    sa.Column("ordinal", sa.Integer, nullable=False),
+    sa.Column("title", sa.String(500), nullable=False),
+    sa.Column("heading", sa.String(500), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("token_count", sa.Integer, nullable=False),
+    sa.Column("content_sha256", sa.String(64), nullable=False),
+    sa.Column("sensitivity", sa.String(10), nullable=False),
+    sa.Column("kinds", JSON, nullable=False),
+    # float32 little-endian: lets a crashed ingest rebuild the index without re-embedding.
+    sa.Column("embedding", sa.LargeBinary, nullable=False),
+    sa.Column("ingested_at", TS, nullable=False),
+    sa.Index("ix_kb_chunks_kb", "kb_id"),
+)
+
+kb_versions = sa.Table(
+    "kb_versions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("kb_id", sa.ForeignKey("kbs.id"), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("chunk_set_sha256", sa.String(64), nullable=False),
+    sa.Column("chunks", sa.Integer, nullable=False),
+    sa.Column("sources", sa.Integer, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.UniqueConstraint("kb_id", "version", name="uq_kb_version"),
 )

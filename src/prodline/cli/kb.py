@@ -1,0 +1,194 @@
+"""``prodline kb``: knowledge bases — create, ingest, list, show, search, remove."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from prodline.cli.common import console, open_workspace, print_json
+
+app = typer.Typer(help="Knowledge bases for retrieval-augmented generation.", no_args_is_help=True)
+
+
+@app.command("create")
+def create(
+    name: str = typer.Argument(..., help="Knowledge base name."),
+    owner: str = typer.Option(..., "--owner", "-o", help="Owning team."),
+    description: str = typer.Option("", "--description", "-d"),
+) -> None:
+    """Create an empty knowledge base.
+
+    Example: prodline kb create support-desk --owner support-team
+    """
+    with open_workspace() as ws:
+        kb = ws.kbs.create(name, owner=owner, description=description)
+    console.print(f"[green]created[/] knowledge base {kb.name} (owner {kb.owner})")
+
+
+@app.command("ingest")
+def ingest(
+    name: str = typer.Argument(..., help="Knowledge base name."),
+    paths: list[Path] = typer.Argument(..., help="Files or folders (.md .txt .html .pdf)."),
+    prune: bool = typer.Option(False, "--prune", help="Drop chunks of files that are gone."),
+    owner: str = typer.Option(None, "--owner", help="Owner of these documents (default: KB's)."),
+    max_tokens: int = typer.Option(200, "--max-tokens", min=16, help="Chunk token budget."),
+    overlap: int = typer.Option(40, "--overlap", min=0, help="Tokens shared between chunks."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Ingest documents: unchanged files are skipped, changed ones replaced.
+
+    Example: prodline kb ingest support-desk docs/ faq.md --prune
+    """
+    with open_workspace() as ws:
+        ws.kbs.get(name)
+        columns = (
+            TextColumn("[bold]ingest"),
+            BarColumn(),
+            TextColumn(
+                "{task.fields[files]} files · {task.fields[chunks]} chunks · "
+                "{task.fields[rate]:.0f} chunks/s"
+            ),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=console, transient=True, disable=as_json) as bar:
+            task = bar.add_task("ingest", total=None, files=0, chunks=0, rate=0.0)
+
+            def progress(_: str, files: int, chunks: int, rate: float) -> None:
+                bar.update(task, files=files, chunks=chunks, rate=rate)
+
+            report = ws.kbs.ingest(
+                name,
+                paths,
+                prune=prune,
+                owner=owner,
+                max_tokens=max_tokens,
+                overlap=overlap,
+                progress=progress,
+            )
+    if as_json:
+        print_json(report.to_dict())
+        return
+    rate = report.chunks_added / report.seconds if report.seconds else 0.0
+    console.print(
+        f"[green]{name}@{report.version}[/]: {len(report.added)} added, "
+        f"{len(report.updated)} updated, {report.unchanged} unchanged, "
+        f"{len(report.removed)} removed, {len(report.skipped)} skipped; "
+        f"{report.chunks_added} chunks in {report.seconds:.1f} s ({rate:.0f} chunks/s, "
+        f"embedding {report.embed_seconds:.1f} s)"
+    )
+    if report.recovered != (0, 0):
+        console.print(
+            f"recovered after an interrupted ingest: {report.recovered[0]} chunks "
+            f"re-indexed, {report.recovered[1]} stale entries dropped"
+        )
+    for source, reason in report.skipped:
+        console.print(f"[yellow]skipped[/] {source}: {reason}")
+
+
+@app.command("list")
+def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List knowledge bases.
+
+    Example: prodline kb list --json
+    """
+    with open_workspace() as ws:
+        items = ws.kbs.list()
+    if as_json:
+        print_json([kb.to_dict() for kb in items])
+        return
+    table = Table(title="knowledge bases")
+    for col in ("name", "owner", "version", "sources", "chunks", "embedder"):
+        table.add_column(col)
+    for kb in items:
+        table.add_row(
+            kb.name, kb.owner, str(kb.version), str(kb.sources), str(kb.chunks), kb.embedder
+        )
+    console.print(table)
+
+
+@app.command("show")
+def show(
+    name: str = typer.Argument(..., help="Knowledge base name."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON (with sources)."),
+) -> None:
+    """Show a knowledge base and its sources with sensitivity tags.
+
+    Example: prodline kb show support-desk --json
+    """
+    with open_workspace() as ws:
+        kb = ws.kbs.get(name)
+        sources = ws.kbs.sources(name)
+    if as_json:
+        print_json(kb.to_dict() | {"source_list": sources})
+        return
+    console.print(
+        f"[bold]{kb.name}[/] v{kb.version}  owner={kb.owner}  sources={kb.sources}  "
+        f"chunks={kb.chunks}  embedder={kb.embedder}"
+    )
+    table = Table(title="sources")
+    for col in ("source", "title", "owner", "chunks", "sensitivity", "modified"):
+        table.add_column(col)
+    for s in sources:
+        table.add_row(
+            s["source"],
+            s["title"],
+            s["owner"],
+            str(s["chunks"]),
+            s["sensitivity"] + (f" ({', '.join(s['kinds'])})" if s["kinds"] else ""),
+            s["modified_at"][:10],
+        )
+    console.print(table)
+
+
+@app.command("search")
+def search(
+    name: str = typer.Argument(..., help="Knowledge base name."),
+    query: str = typer.Argument(..., help="What to look for."),
+    k: int = typer.Option(5, "-k", help="How many results (1–100)."),
+    filters: list[str] = typer.Option(
+        [], "--filter", help="source=GLOB, owner=O, after=DATE, before=DATE (repeatable)."
+    ),
+    clearance: str = typer.Option(
+        "phi", "--clearance", help="Highest sensitivity to return: none, pii or phi."
+    ),
+    mode: str = typer.Option("hybrid", "--mode", help="hybrid, vector or bm25."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Search a knowledge base (BM25 and vectors, fused).
+
+    Example: prodline kb search support-desk "how do refunds work" -k 3 --filter owner=support
+    """
+    from prodline.rag.retrieve import parse_filter_pairs
+
+    with open_workspace() as ws:
+        hits = ws.kbs.search(
+            name, query, k=k, filters=parse_filter_pairs(filters), clearance=clearance, mode=mode
+        )
+    if as_json:
+        print_json([h.__dict__ | {"kinds": list(h.kinds)} for h in hits])
+        return
+    if not hits:
+        console.print("no results")
+    for rank, h in enumerate(hits, start=1):
+        console.print(
+            f"[bold]{rank}.[/] {h.score:.4f}  {h.title} › {h.heading}  "
+            f"[dim]{h.source}[/]  ({h.sensitivity})"
+        )
+        console.print(f"   {h.text[:300]}", highlight=False)
+
+
+@app.command("remove")
+def remove(
+    name: str = typer.Argument(..., help="Knowledge base name."),
+    source: str = typer.Argument(..., help="The source path as ingested."),
+) -> None:
+    """Remove one source's chunks from a knowledge base.
+
+    Example: prodline kb remove support-desk docs/old-policy.md
+    """
+    with open_workspace() as ws:
+        count = ws.kbs.remove(name, source)
+    console.print(f"removed {count} chunks of {source} from {name}")

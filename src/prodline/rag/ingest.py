@@ -1,0 +1,326 @@
+"""Ingest files into a knowledge base: incremental, idempotent and crash-safe.
+
+Per file: load → chunk → scan sensitivity → embed, then ONE database transaction
+replaces the file's chunks (embeddings included); only after it commits are the
+derived indexes touched. A kill -9 at any point leaves the database consistent, and
+the next ingest first reconciles the vector index with the database, so the two
+always agree. Unchanged files (same sha256) are skipped; changed files replace their
+chunks; ``prune`` drops sources whose files are gone.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import sqlalchemy as sa
+
+from prodline.data.sensitivity import scan_text, summarize
+from prodline.errors import InvalidInput
+from prodline.rag.types import SENSITIVITY_ORDER, ChunkMeta, Document, Skipped
+from prodline.store.tables import kb_chunks, kb_sources, kb_versions
+
+if TYPE_CHECKING:
+    from prodline.rag.kb import KnowledgeBases
+    from prodline.workspace import Workspace
+
+__all__ = ["IngestReport", "ingest", "record_version", "remove_source"]
+
+Progress = Callable[[str, int, int, float], None]  # (event, files_done, chunks_done, chunks/s)
+
+
+@dataclass
+class IngestReport:
+    """What one ingest did."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    removed: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    chunks_added: int = 0
+    chunks_removed: int = 0
+    recovered: tuple[int, int] = (0, 0)
+    version: int = 0
+    seconds: float = 0.0
+    embed_seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "removed": self.removed,
+            "skipped": [{"source": s, "reason": r} for s, r in self.skipped],
+            "chunks_added": self.chunks_added,
+            "chunks_removed": self.chunks_removed,
+            "recovered": {"added": self.recovered[0], "removed": self.recovered[1]},
+            "version": self.version,
+            "seconds": round(self.seconds, 3),
+            "embed_seconds": round(self.embed_seconds, 3),
+        }
+
+
+def _embed_text(title: str, heading: str, text: str) -> str:
+    head = " — ".join(p for p in (title, heading) if p)
+    return f"{head}\n\n{text}" if head else text
+
+
+def ingest(
+    ws: Workspace,
+    kbs: KnowledgeBases,
+    name: str,
+    paths: Sequence[Path],
+    *,
+    owner: str | None = None,
+    prune: bool = False,
+    max_tokens: int = 200,
+    overlap: int = 40,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Bring knowledge base ``name`` in line with the files under ``paths``."""
+    from prodline.rag.chunking import chunk_document
+    from prodline.rag.documents import iter_documents
+
+    started = time.perf_counter()
+    kb = kbs.get(name)
+    missing = [str(p) for p in paths if not Path(p).exists()]
+    if missing:
+        raise InvalidInput(f"Path(s) not found: {', '.join(missing)}.", field="paths")
+    report = IngestReport(recovered=kbs.reconcile(name))
+    index = kbs.vector_index(name)
+    embedder = kbs.embedder()
+    seen: set[str] = set()
+    files_done = chunks_done = 0
+    with ws.db.read() as conn:
+        known = {
+            r.source: r.content_sha256
+            for r in conn.execute(
+                sa.select(kb_sources.c.source, kb_sources.c.content_sha256).where(
+                    kb_sources.c.kb_id == kb.id
+                )
+            )
+        }
+    for item in iter_documents([Path(p) for p in paths]):
+        files_done += 1
+        if isinstance(item, Skipped):
+            report.skipped.append((item.source, item.reason))
+            continue
+        seen.add(item.source)
+        if known.get(item.source) == item.content_sha256:
+            report.unchanged += 1
+            continue
+        drafts = chunk_document(item, max_tokens=max_tokens, overlap=overlap)
+        if not drafts:
+            report.skipped.append((item.source, "no text to index"))
+            continue
+        tags = [summarize(scan_text(d.text)) for d in drafts]
+        t0 = time.perf_counter()
+        vectors = embedder.embed([_embed_text(d.title, d.heading, d.text) for d in drafts])
+        report.embed_seconds += time.perf_counter() - t0
+        new_ids, old_ids, meta = _replace_source(
+            ws, kbs, kb.id, name, item, drafts, tags, vectors, owner or kb.owner
+        )
+        if old_ids:
+            index.delete(old_ids)
+        index.upsert(new_ids, vectors, [meta(level) for level, _ in tags])
+        (report.updated if item.source in known else report.added).append(item.source)
+        report.chunks_added += len(new_ids)
+        report.chunks_removed += len(old_ids)
+        chunks_done += len(new_ids)
+        if progress:
+            elapsed = time.perf_counter() - started
+            progress("file", files_done, chunks_done, chunks_done / elapsed if elapsed else 0.0)
+    if prune:
+        roots = [str(Path(p).resolve()) for p in paths]
+        for source in sorted(set(known) - seen):
+            inside = any(source == r or source.startswith(r.rstrip("/") + "/") for r in roots)
+            if inside and not Path(source).exists():
+                report.chunks_removed += remove_source(ws, kbs, name, source, record=False)
+                report.removed.append(source)
+    index.flush()
+    report.version = record_version(ws, name, report)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _replace_source(
+    ws: Workspace,
+    kbs: KnowledgeBases,
+    kb_id: int,
+    name: str,
+    doc: Document,
+    drafts: Sequence[Any],
+    tags: Sequence[tuple[str, tuple[str, ...]]],
+    vectors: np.ndarray,
+    owner: str,
+) -> tuple[list[int], list[int], Callable[[str], ChunkMeta]]:
+    now = datetime.now(UTC)
+    levels = [level for level, _ in tags]
+    worst = max(levels, key=lambda lv: SENSITIVITY_ORDER[lv]) if levels else "none"
+    kinds = sorted({k for _, ks in tags for k in ks})
+    with ws.tx() as conn:
+        owner_id = kbs.owner_id(conn, owner)
+        existing = conn.execute(
+            sa.select(kb_sources.c.id).where(
+                kb_sources.c.kb_id == kb_id, kb_sources.c.source == doc.source
+            )
+        ).scalar()
+        values = {
+            "title": doc.title[:500],
+            "owner_id": owner_id,
+            "content_sha256": doc.content_sha256,
+            "modified_at": doc.modified_at,
+            "ingested_at": now,
+            "chunks": len(drafts),
+            "sensitivity": worst,
+            "kinds": kinds,
+        }
+        old_ids: list[int] = []
+        if existing is None:
+            result = conn.execute(
+                kb_sources.insert().values(kb_id=kb_id, source=doc.source, **values)
+            )
+            source_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+        else:
+            source_id = int(existing)
+            old_ids = list(
+                conn.execute(
+                    sa.select(kb_chunks.c.id).where(kb_chunks.c.source_id == source_id)
+                ).scalars()
+            )
+            conn.execute(kb_chunks.delete().where(kb_chunks.c.source_id == source_id))
+            conn.execute(kb_sources.update().where(kb_sources.c.id == source_id).values(**values))
+        rows = [
+            {
+                "kb_id": kb_id,
+                "source_id": source_id,
+                "ordinal": d.ordinal,
+                "title": d.title[:500],
+                "heading": d.heading[:500],
+                "text": d.text,
+                "token_count": d.token_count,
+                "content_sha256": d.content_sha256,
+                "sensitivity": level,
+                "kinds": list(kinds_),
+                "embedding": np.asarray(vec, dtype="<f4").tobytes(),
+                "ingested_at": now,
+            }
+            for d, (level, kinds_), vec in zip(drafts, tags, vectors, strict=True)
+        ]
+        conn.execute(kb_chunks.insert(), rows)
+        new_ids = list(
+            conn.execute(
+                sa.select(kb_chunks.c.id)
+                .where(kb_chunks.c.source_id == source_id)
+                .order_by(kb_chunks.c.ordinal)
+            ).scalars()
+        )
+    modified = doc.modified_at.timestamp()
+
+    def meta(level: str) -> ChunkMeta:
+        return ChunkMeta(source_id, owner_id, modified, SENSITIVITY_ORDER[level])
+
+    return [int(i) for i in new_ids], [int(i) for i in old_ids], meta
+
+
+def remove_source(
+    ws: Workspace, kbs: KnowledgeBases, name: str, source: str, *, record: bool = True
+) -> int:
+    """Drop one source's chunks from the KB; returns how many chunks went."""
+    kb = kbs.get(name)
+    wanted = (
+        str(Path(source).resolve()) if not source.startswith(("http://", "https://")) else source
+    )
+    with ws.tx() as conn:
+        row = conn.execute(
+            sa.select(kb_sources.c.id, kb_sources.c.source).where(
+                kb_sources.c.kb_id == kb.id, kb_sources.c.source.in_([source, wanted])
+            )
+        ).first()
+        if row is None:
+            known = [s["source"] for s in kbs.sources(name)][:10]
+            hint = f"sources include: {', '.join(known)}" if known else "it has no sources yet"
+            raise InvalidInput(
+                f"Knowledge base '{name}' has no source '{source}'; {hint}.", field="source"
+            )
+        ids = list(
+            conn.execute(sa.select(kb_chunks.c.id).where(kb_chunks.c.source_id == row.id)).scalars()
+        )
+        conn.execute(kb_chunks.delete().where(kb_chunks.c.source_id == row.id))
+        conn.execute(kb_sources.delete().where(kb_sources.c.id == row.id))
+        ws.audit.record(
+            conn, "kb.source_removed", f"kb:{name}", {"source": row.source, "chunks": len(ids)}
+        )
+    index = kbs.vector_index(name)
+    if ids:
+        index.delete([int(i) for i in ids])
+    if record:
+        index.flush()
+        report = IngestReport(removed=[row.source], chunks_removed=len(ids))
+        record_version(ws, name, report)
+    return len(ids)
+
+
+def record_version(ws: Workspace, name: str, report: IngestReport) -> int:
+    """Record a KB version when the chunk set differs from the newest recorded one."""
+    from prodline.ledger.lineage import node
+    from prodline.rag.kb import chunk_set_sha256
+    from prodline.store.tables import kbs as kbs_table
+
+    with ws.tx() as conn:
+        kb_id = conn.execute(sa.select(kbs_table.c.id).where(kbs_table.c.name == name)).scalar_one()
+        hashes = (
+            conn.execute(sa.select(kb_chunks.c.content_sha256).where(kb_chunks.c.kb_id == kb_id))
+            .scalars()
+            .all()
+        )
+        identity = chunk_set_sha256(hashes)
+        latest = conn.execute(
+            sa.select(kb_versions.c.version, kb_versions.c.chunk_set_sha256)
+            .where(kb_versions.c.kb_id == kb_id)
+            .order_by(kb_versions.c.version.desc())
+            .limit(1)
+        ).first()
+        if latest is not None and latest.chunk_set_sha256 == identity:
+            return int(latest.version)
+        version = int(latest.version) + 1 if latest else 1
+        sources = conn.execute(
+            sa.select(sa.func.count()).select_from(kb_sources).where(kb_sources.c.kb_id == kb_id)
+        ).scalar_one()
+        conn.execute(
+            kb_versions.insert().values(
+                kb_id=kb_id,
+                version=version,
+                chunk_set_sha256=identity,
+                chunks=len(hashes),
+                sources=int(sources),
+                created_by=ws.actor,
+                created_at=datetime.now(UTC),
+            )
+        )
+        ws.audit.record(
+            conn,
+            "kb.ingested",
+            f"kb:{name}@{version}",
+            {
+                "chunk_set_sha256": identity,
+                "chunks": len(hashes),
+                "sources": int(sources),
+                "added": report.added,
+                "updated": report.updated,
+                "removed": report.removed,
+                "skipped": len(report.skipped),
+            },
+        )
+        this = node("kb", name, version)
+        if latest is not None:
+            ws.lineage.record(conn, node("kb", name, int(latest.version)), this, "revised_as")
+        for source in report.added + report.updated:
+            ws.lineage.record(conn, f"document:{source}@-", this, "ingested_into")
+    return version

@@ -1,0 +1,341 @@
+"""Knowledge bases: create, list, show, remove sources, and the indexes behind them.
+
+The database is the source of truth: sources, chunks (with their embeddings) and KB
+versions live in tables; the vector index and the BM25 index are derived and can be
+rebuilt from it. ``reconcile`` brings a derived index back in line after a crash, so
+a kill -9 during an ingest never leaves a duplicate or orphan chunk behind.
+"""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import re
+import shutil
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import sqlalchemy as sa
+
+from prodline.errors import Conflict, InvalidInput, NotFound
+from prodline.rag.types import SENSITIVITY_ORDER, ChunkMeta, Hit
+from prodline.store.tables import kb_chunks, kb_owners, kb_sources, kb_versions, kbs
+
+if TYPE_CHECKING:
+    from prodline.rag.bm25 import Bm25Index
+    from prodline.rag.embed import Embedder
+    from prodline.rag.index import VectorIndex
+    from prodline.rag.ingest import IngestReport
+    from prodline.workspace import Workspace
+
+__all__ = ["KnowledgeBase", "KnowledgeBases", "chunk_set_sha256"]
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    """One knowledge base and its counts (plain data)."""
+
+    id: int
+    name: str
+    owner: str
+    description: str
+    embedder: str
+    created_by: str
+    created_at: datetime
+    sources: int
+    chunks: int
+    version: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "owner": self.owner,
+            "description": self.description,
+            "embedder": self.embedder,
+            "created_by": self.created_by,
+            "created_at": self.created_at.isoformat(),
+            "sources": self.sources,
+            "chunks": self.chunks,
+            "version": self.version,
+        }
+
+
+def chunk_set_sha256(hashes: Iterable[str]) -> str:
+    """The identity of a KB version: sha256 over its sorted chunk hashes."""
+    digest = hashlib.sha256()
+    for h in sorted(hashes):
+        digest.update(h.encode())
+    return digest.hexdigest()
+
+
+class KnowledgeBases:
+    """Reached as ``ws.kbs``."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self._ws = ws
+        self._indexes: dict[str, VectorIndex] = {}
+        self._bm25: dict[str, tuple[str, Bm25Index]] = {}
+
+    # -- paths and derived indexes ---------------------------------------------------
+    def folder(self, name: str) -> Path:
+        return self._ws.home / "kb" / name
+
+    def index_url(self, name: str) -> str:
+        configured = self._ws.settings.vector_url
+        if configured:
+            return configured
+        return str(self.folder(name) / "vectors")
+
+    def embedder(self) -> Embedder:
+        from prodline.rag.embed import default_embedder
+
+        return default_embedder()
+
+    def vector_index(self, name: str) -> VectorIndex:
+        if name not in self._indexes:
+            from prodline.rag.index import open_index
+
+            self._indexes[name] = open_index(
+                self.index_url(name), dim=self.embedder().dim, name=f"kb_{name}".replace("-", "_")
+            )
+        return self._indexes[name]
+
+    def close(self) -> None:
+        for index in self._indexes.values():
+            index.close()
+        self._indexes.clear()
+        self._bm25.clear()
+
+    # -- create / read ---------------------------------------------------------------
+    def create(self, name: str, *, owner: str, description: str = "") -> KnowledgeBase:
+        if not NAME_RE.match(name or ""):
+            raise InvalidInput(
+                f"Knowledge base name '{name}' is not valid; use letters, digits, '.', '_' "
+                "or '-' (up to 100).",
+                field="name",
+            )
+        if not owner:
+            raise InvalidInput("A knowledge base needs an owner; pass --owner.", field="owner")
+        now = datetime.now(UTC)
+        with self._ws.tx() as conn:
+            if conn.execute(sa.select(kbs.c.id).where(kbs.c.name == name)).first():
+                raise Conflict(f"Knowledge base '{name}' already exists.")
+            conn.execute(
+                kbs.insert().values(
+                    name=name,
+                    owner=owner,
+                    description=description,
+                    embedder="all-MiniLM-L6-v2",
+                    created_by=self._ws.actor,
+                    created_at=now,
+                )
+            )
+            self._ws.audit.record(conn, "kb.created", f"kb:{name}", {"owner": owner})
+        return self.get(name)
+
+    def _row(self, conn: sa.Connection, name: str) -> Any:
+        row = conn.execute(sa.select(kbs).where(kbs.c.name == name)).first()
+        if row is None:
+            names = conn.execute(sa.select(kbs.c.name).order_by(kbs.c.name)).scalars().all()
+            known = (
+                f"knowledge bases are: {', '.join(names)}"
+                if names
+                else "none exist yet (prodline kb create NAME --owner TEAM)"
+            )
+            raise NotFound(f"Knowledge base '{name}' does not exist; {known}.")
+        return row
+
+    def get(self, name: str) -> KnowledgeBase:
+        with self._ws.db.read() as conn:
+            row = self._row(conn, name)
+            sources = conn.execute(
+                sa.select(sa.func.count())
+                .select_from(kb_sources)
+                .where(kb_sources.c.kb_id == row.id)
+            ).scalar_one()
+            chunks = conn.execute(
+                sa.select(sa.func.count()).select_from(kb_chunks).where(kb_chunks.c.kb_id == row.id)
+            ).scalar_one()
+            version = conn.execute(
+                sa.select(sa.func.max(kb_versions.c.version)).where(kb_versions.c.kb_id == row.id)
+            ).scalar()
+        created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
+        return KnowledgeBase(
+            id=row.id,
+            name=row.name,
+            owner=row.owner,
+            description=row.description or "",
+            embedder=row.embedder,
+            created_by=row.created_by,
+            created_at=created,
+            sources=int(sources),
+            chunks=int(chunks),
+            version=int(version or 0),
+        )
+
+    def list(self) -> list[KnowledgeBase]:
+        with self._ws.db.read() as conn:
+            names = conn.execute(sa.select(kbs.c.name).order_by(kbs.c.name)).scalars().all()
+        return [self.get(n) for n in names]
+
+    def sources(self, name: str) -> builtins.list[dict[str, Any]]:
+        with self._ws.db.read() as conn:
+            kb = self._row(conn, name)
+            rows = conn.execute(
+                sa.select(kb_sources, kb_owners.c.name.label("owner"))
+                .join(kb_owners, kb_owners.c.id == kb_sources.c.owner_id)
+                .where(kb_sources.c.kb_id == kb.id)
+                .order_by(kb_sources.c.source)
+            ).all()
+        return [
+            {
+                "source": r.source,
+                "title": r.title,
+                "owner": r.owner,
+                "chunks": r.chunks,
+                "sensitivity": r.sensitivity,
+                "kinds": list(r.kinds),
+                "content_sha256": r.content_sha256,
+                "modified_at": _aware(r.modified_at).isoformat(),
+                "ingested_at": _aware(r.ingested_at).isoformat(),
+            }
+            for r in rows
+        ]
+
+    def owner_id(self, conn: sa.Connection, owner: str) -> int:
+        found = conn.execute(sa.select(kb_owners.c.id).where(kb_owners.c.name == owner)).scalar()
+        if found is not None:
+            return int(found)
+        try:
+            with conn.begin_nested():
+                result = conn.execute(kb_owners.insert().values(name=owner))
+        except sa.exc.IntegrityError:
+            return int(
+                conn.execute(
+                    sa.select(kb_owners.c.id).where(kb_owners.c.name == owner)
+                ).scalar_one()
+            )
+        return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    # -- operations (see ingest.py and retrieve.py) ----------------------------------
+    def ingest(self, name: str, paths: Sequence[str | Path], **kwargs: Any) -> IngestReport:
+        """Ingest files/folders; see :func:`prodline.rag.ingest.ingest`."""
+        from prodline.rag.ingest import ingest
+
+        return ingest(self._ws, self, name, [Path(p) for p in paths], **kwargs)
+
+    def search(self, name: str, query: str, **kwargs: Any) -> builtins.list[Hit]:
+        """Hybrid search; see :func:`prodline.rag.retrieve.search`."""
+        from prodline.rag.retrieve import search
+
+        return search(self._ws, self, name, query, **kwargs)
+
+    def remove(self, name: str, source: str) -> int:
+        """Drop one source's chunks; returns how many chunks were removed."""
+        from prodline.rag.ingest import remove_source
+
+        return remove_source(self._ws, self, name, source)
+
+    # -- derived indexes -------------------------------------------------------------
+    def reconcile(self, name: str) -> tuple[int, int]:
+        """Make the vector index hold exactly the DB's chunks; returns (added, removed)."""
+        index = self.vector_index(name)
+        with self._ws.db.read() as conn:
+            kb = self._row(conn, name)
+            db_ids = set(
+                conn.execute(sa.select(kb_chunks.c.id).where(kb_chunks.c.kb_id == kb.id)).scalars()
+            )
+        stale = index.ids() - db_ids
+        missing = db_ids - index.ids()
+        if stale:
+            index.delete(sorted(stale))
+        if missing:
+            ids, vectors, metas = self.load_vectors(name, sorted(missing))
+            index.upsert(ids, vectors, metas)
+        if stale or missing:
+            index.flush()
+        return len(missing), len(stale)
+
+    def load_vectors(
+        self, name: str, ids: builtins.list[int]
+    ) -> tuple[builtins.list[int], np.ndarray, builtins.list[ChunkMeta]]:
+        dim = self.embedder().dim
+        out_ids: list[int] = []
+        vectors: list[np.ndarray] = []
+        metas: list[ChunkMeta] = []
+        with self._ws.db.read() as conn:
+            for start in range(0, len(ids), 5000):
+                rows = conn.execute(
+                    sa.select(
+                        kb_chunks.c.id,
+                        kb_chunks.c.embedding,
+                        kb_chunks.c.sensitivity,
+                        kb_sources.c.id.label("sid"),
+                        kb_sources.c.owner_id,
+                        kb_sources.c.modified_at,
+                    )
+                    .join(kb_sources, kb_sources.c.id == kb_chunks.c.source_id)
+                    .where(kb_chunks.c.id.in_(ids[start : start + 5000]))
+                ).all()
+                for r in rows:
+                    out_ids.append(int(r.id))
+                    vectors.append(np.frombuffer(r.embedding, dtype="<f4"))
+                    metas.append(
+                        ChunkMeta(
+                            source_id=int(r.sid),
+                            owner_id=int(r.owner_id),
+                            modified_at=_aware(r.modified_at).timestamp(),
+                            sensitivity=SENSITIVITY_ORDER.get(r.sensitivity, 2),
+                        )
+                    )
+        matrix = (
+            np.vstack(vectors).astype(np.float32) if vectors else np.zeros((0, dim), np.float32)
+        )
+        return out_ids, matrix, metas
+
+    def bm25(self, name: str) -> Bm25Index:
+        """The BM25 index, rebuilt from the DB whenever the chunk set changed."""
+        from prodline.rag.bm25 import Bm25Index
+
+        with self._ws.db.read() as conn:
+            kb = self._row(conn, name)
+            rows = conn.execute(
+                sa.select(kb_chunks.c.id, kb_chunks.c.content_sha256).where(
+                    kb_chunks.c.kb_id == kb.id
+                )
+            ).all()
+        identity = chunk_set_sha256(f"{r.id}:{r.content_sha256}" for r in rows)
+        cached = self._bm25.get(name)
+        if cached and cached[0] == identity:
+            return cached[1]
+        folder = self.folder(name) / "bm25"
+        stamp = folder / "IDENTITY"
+        index = Bm25Index()
+        if stamp.exists() and stamp.read_text() == identity:
+            index = Bm25Index.load(folder)
+        else:
+            with self._ws.db.read() as conn:
+                texts = conn.execute(
+                    sa.select(
+                        kb_chunks.c.id, kb_chunks.c.title, kb_chunks.c.heading, kb_chunks.c.text
+                    )
+                    .where(kb_chunks.c.kb_id == kb.id)
+                    .order_by(kb_chunks.c.id)
+                ).all()
+            index.build([r.id for r in texts], [f"{r.title} {r.heading} {r.text}" for r in texts])
+            if folder.exists():
+                shutil.rmtree(folder)
+            index.save(folder)
+            stamp.write_text(identity)
+        self._bm25[name] = (identity, index)
+        return index
+
+
+def _aware(ts: datetime) -> datetime:
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)

@@ -1,0 +1,209 @@
+"""Search a knowledge base: vectors and BM25 under one filter, fused by reciprocal rank.
+
+Filters (source glob, owner, modified date range, the caller's sensitivity clearance)
+are translated once into index terms and applied *inside* each retriever, so a
+selective filter still returns ``k`` results without over-fetching and dropping.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Literal
+
+import sqlalchemy as sa
+
+from prodline.errors import InvalidInput
+from prodline.rag.types import SENSITIVITY_ORDER, Hit, SearchFilter
+from prodline.store.tables import kb_chunks, kb_owners, kb_sources
+
+if TYPE_CHECKING:
+    from prodline.rag.kb import KnowledgeBases
+    from prodline.workspace import Workspace
+
+__all__ = ["FILTER_KEYS", "MAX_K", "parse_filter_pairs", "search"]
+
+FILTER_KEYS = ("source", "owner", "after", "before")
+MAX_K = 100
+Mode = Literal["hybrid", "vector", "bm25"]
+
+
+def parse_filter_pairs(pairs: list[str]) -> dict[str, str]:
+    """``["owner=support", "after=2024-01-01"]`` → dict, naming any unknown key."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip()
+        if not sep or not value:
+            raise InvalidInput(f"Filter '{pair}' must look like key=value.", field="filter")
+        if key not in FILTER_KEYS:
+            raise InvalidInput(
+                f"Unknown filter field '{key}'; use one of {', '.join(FILTER_KEYS)}.",
+                field=f"filter.{key}",
+            )
+        out[key] = value.strip()
+    return out
+
+
+def _timestamp(key: str, value: str) -> float:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidInput(
+            f"Filter '{key}={value}' is not a date; use ISO form like 2024-05-31.",
+            field=f"filter.{key}",
+        ) from exc
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def _build_filter(
+    conn: sa.Connection, kb_id: int, filters: Mapping[str, str], clearance: str
+) -> SearchFilter:
+    unknown = sorted(set(filters) - set(FILTER_KEYS))
+    if unknown:
+        raise InvalidInput(
+            f"Unknown filter field '{unknown[0]}'; use one of {', '.join(FILTER_KEYS)}.",
+            field=f"filter.{unknown[0]}",
+        )
+    if clearance not in SENSITIVITY_ORDER:
+        raise InvalidInput(
+            f"Clearance '{clearance}' is not one of none, pii, phi.", field="clearance"
+        )
+    source_ids = owner_ids = None
+    if "source" in filters:
+        pattern = filters["source"]
+        rows = conn.execute(
+            sa.select(kb_sources.c.id, kb_sources.c.source).where(kb_sources.c.kb_id == kb_id)
+        ).all()
+        source_ids = frozenset(
+            int(r.id)
+            for r in rows
+            if fnmatch.fnmatch(r.source, pattern) or fnmatch.fnmatch(r.source, f"*{pattern}")
+        )
+    if "owner" in filters:
+        owner_ids = frozenset(
+            int(i)
+            for i in conn.execute(
+                sa.select(kb_owners.c.id).where(kb_owners.c.name == filters["owner"])
+            ).scalars()
+        )
+    return SearchFilter(
+        source_ids=source_ids,
+        owner_ids=owner_ids,
+        modified_after=_timestamp("after", filters["after"]) if "after" in filters else None,
+        modified_before=_timestamp("before", filters["before"]) if "before" in filters else None,
+        max_sensitivity=SENSITIVITY_ORDER[clearance] if clearance != "phi" else None,
+    )
+
+
+def _allowed_ids(conn: sa.Connection, kb_id: int, flt: SearchFilter) -> set[int]:
+    query = (
+        sa.select(kb_chunks.c.id)
+        .join(kb_sources, kb_sources.c.id == kb_chunks.c.source_id)
+        .where(kb_chunks.c.kb_id == kb_id)
+    )
+    if flt.source_ids is not None:
+        query = query.where(kb_sources.c.id.in_(sorted(flt.source_ids)))
+    if flt.owner_ids is not None:
+        query = query.where(kb_sources.c.owner_id.in_(sorted(flt.owner_ids)))
+    if flt.modified_after is not None:
+        query = query.where(
+            kb_sources.c.modified_at >= datetime.fromtimestamp(flt.modified_after, UTC)
+        )
+    if flt.modified_before is not None:
+        query = query.where(
+            kb_sources.c.modified_at <= datetime.fromtimestamp(flt.modified_before, UTC)
+        )
+    if flt.max_sensitivity is not None:
+        allowed = [s for s, v in SENSITIVITY_ORDER.items() if v <= flt.max_sensitivity]
+        query = query.where(kb_chunks.c.sensitivity.in_(allowed))
+    return {int(i) for i in conn.execute(query).scalars()}
+
+
+def search(
+    ws: Workspace,
+    kbs: KnowledgeBases,
+    name: str,
+    query: str,
+    *,
+    k: int = 5,
+    filters: Mapping[str, str] | None = None,
+    clearance: str = "phi",
+    mode: Mode = "hybrid",
+) -> list[Hit]:
+    """The ``k`` best chunks for ``query`` that pass the filters, best first."""
+    from prodline.rag.fusion import reciprocal_rank_fusion
+
+    if not query or not query.strip():
+        raise InvalidInput("The query is empty; give some words to search for.", field="query")
+    if not isinstance(k, int) or not 1 <= k <= MAX_K:
+        raise InvalidInput(f"k must be between 1 and {MAX_K}, got {k}.", field="k")
+    if mode not in ("hybrid", "vector", "bm25"):
+        raise InvalidInput(f"Mode '{mode}' is not one of hybrid, vector, bm25.", field="mode")
+    kb = kbs.get(name)
+    with ws.db.read() as conn:
+        flt = _build_filter(conn, kb.id, filters or {}, clearance)
+        allowed = None if flt.is_empty else _allowed_ids(conn, kb.id, flt)
+    if allowed is not None and not allowed:
+        return []
+    depth = max(k * 4, 20)
+    rankings = []
+    if mode in ("hybrid", "vector"):
+        vector = kbs.embedder().embed_query(query)
+        rankings.append(kbs.vector_index(name).search(vector, depth, None if flt.is_empty else flt))
+    if mode in ("hybrid", "bm25"):
+        rankings.append(kbs.bm25(name).search(query, depth, allowed))
+    if mode == "hybrid":
+        fused = reciprocal_rank_fusion(rankings, limit=k)
+        scored = [(cid, score, originals) for cid, score, originals in fused]
+    else:
+        scored = [(cid, score, [score]) for cid, score in rankings[0][:k]]
+    return _hits(ws, scored, mode)
+
+
+def _hits(
+    ws: Workspace, scored: list[tuple[int, float, list[float | None]]], mode: Mode
+) -> list[Hit]:
+    if not scored:
+        return []
+    ids = [cid for cid, _, _ in scored]
+    with ws.db.read() as conn:
+        rows = {
+            int(r.id): r
+            for r in conn.execute(
+                sa.select(
+                    kb_chunks.c.id,
+                    kb_chunks.c.text,
+                    kb_chunks.c.title,
+                    kb_chunks.c.heading,
+                    kb_chunks.c.sensitivity,
+                    kb_chunks.c.kinds,
+                    kb_sources.c.source,
+                )
+                .join(kb_sources, kb_sources.c.id == kb_chunks.c.source_id)
+                .where(kb_chunks.c.id.in_(ids))
+            )
+        }
+    names = ["vector", "bm25"] if mode == "hybrid" else [mode]
+    hits = []
+    for cid, score, originals in scored:
+        row = rows.get(cid)
+        if row is None:  # index ahead of the database (a crash mid-ingest): never surface it
+            continue
+        hits.append(
+            Hit(
+                chunk_id=cid,
+                score=float(score),
+                text=row.text,
+                source=row.source,
+                title=row.title,
+                heading=row.heading,
+                sensitivity=row.sensitivity,
+                kinds=tuple(row.kinds),
+                scores={
+                    n: float(v) for n, v in zip(names, originals, strict=False) if v is not None
+                },
+            )
+        )
+    return hits

@@ -1,0 +1,86 @@
+"""API keys stay in the environment: never in repr, error messages, details or logs."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import pytest
+from llm_test_servers import SECRET, FakeServers
+
+from prodline.errors import InvalidInput
+from prodline.llm import (
+    ChatMessage,
+    Gateway,
+    LlmConfig,
+    ProviderConfig,
+    ProviderUnavailable,
+    parse_llm_config,
+)
+from prodline.llm.providers import AnthropicProvider, OpenAICompatProvider
+from prodline.rag.types import Hit
+
+ASK = [ChatMessage("user", "How long do refunds take?")]
+
+
+@pytest.fixture
+def keyed(
+    servers: FakeServers,
+    make_provider: Callable[..., ProviderConfig],
+    monkeypatch: pytest.MonkeyPatch,
+) -> list[ProviderConfig]:
+    monkeypatch.setenv("LLM_TEST_KEY", SECRET)
+    return [
+        make_provider("cloud", base_url=servers.openai_url, api_key_env="LLM_TEST_KEY"),
+        make_provider("claude", "anthropic", base_url=servers.url, api_key_env="LLM_TEST_KEY"),
+    ]
+
+
+def test_repr_hides_the_key(keyed: list[ProviderConfig]) -> None:
+    config = LlmConfig(providers={p.name: p for p in keyed}, fallback=("cloud", "claude"))
+    texts = [repr(config), str(config), repr(keyed[0]), repr(OpenAICompatProvider(keyed[0]))]
+    texts.append(repr(AnthropicProvider(keyed[1])))
+    for text in texts:
+        assert SECRET not in text
+    assert "$LLM_TEST_KEY (hidden)" in repr(keyed[0])
+    assert keyed[0].api_key() == SECRET  # read from the environment at call time
+
+
+def test_key_is_sent_but_never_logged_or_raised(
+    servers: FakeServers,
+    keyed: list[ProviderConfig],
+    hits: list[Hit],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)  # httpx and httpcore included
+    config = LlmConfig(providers={p.name: p for p in keyed}, fallback=("cloud", "claude"))
+    gateway = Gateway(config)
+    ok = gateway.complete(ASK, hits)
+    assert servers.openai.requests[0]["headers"]["authorization"] == f"Bearer {SECRET}"
+    servers.reset()
+    for fake in (servers.openai, servers.anthropic):
+        fake.always_status, fake.echo_key = 401, True  # the servers echo the key back
+    with pytest.raises(ProviderUnavailable) as caught:
+        gateway.complete(ASK, hits)
+    assert servers.anthropic.requests[0]["headers"]["x-api-key"] == SECRET
+    error = caught.value
+    assert "key was Bearer ***" in error.message and "key was ***" in error.message
+    seen = [repr(ok), str(error), repr(error.details), repr(error.to_dict())]
+    seen += [r.getMessage() for r in caplog.records]
+    assert caplog.records, "expected the fallback warnings to be logged"
+    for text in seen:
+        assert SECRET not in text
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        {"kind": "openai", "model": "m", "api_key": SECRET},
+        {"kind": "openai", "model": "m", "api_key_env": SECRET},
+    ],
+)
+def test_config_errors_do_not_echo_a_pasted_key(table: dict[str, object]) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        parse_llm_config({"providers": {"openai": table}})
+    assert "api_key" in caught.value.message
+    assert SECRET not in str(caught.value) and SECRET not in repr(caught.value.to_dict())

@@ -168,6 +168,14 @@ def build_app(openai: Behaviour, anthropic: Behaviour) -> FastAPI:
 
         return StreamingResponse(events(), media_type="text/event-stream")
 
+    @app.post("/garbled/chat/completions")
+    async def garbled_chat() -> Response:
+        return Response("<html>proxy error</html>", media_type="text/html")
+
+    @app.post("/garbled/v1/messages")
+    async def garbled_messages() -> Response:
+        return JSONResponse({"type": "message"})  # no content blocks
+
     return app
 
 

@@ -237,6 +237,26 @@ def test_stream_is_retried_before_its_first_byte(
     assert final.text == RENUMBERED and len(servers.anthropic.requests) == 2
 
 
+def test_garbled_replies_are_provider_failures(
+    servers: FakeServers, make_provider: Callable[..., ProviderConfig], hits: list[Hit]
+) -> None:
+    chat = make_provider("html", base_url=servers.url + "/garbled")
+    with pytest.raises(ProviderFailed, match="is not JSON"):
+        OpenAICompatProvider(chat).complete(_request(hits))
+    claude = make_provider("empty", "anthropic", base_url=servers.url + "/garbled")
+    with pytest.raises(ProviderFailed, match="has no content blocks"):
+        AnthropicProvider(claude).complete(_request(hits))
+
+
+def test_an_unusable_url_is_not_retried(make_provider: Callable[..., ProviderConfig]) -> None:
+    waits: list[float] = []
+    provider = OpenAICompatProvider(make_provider("x", base_url="http://", retries=3))
+    provider._sleep = waits.append
+    with pytest.raises(ProviderFailed, match="UnsupportedProtocol") as caught:
+        provider.complete(_request([]))
+    assert waits == [] and not caught.value.retryable
+
+
 def test_a_wrong_base_url_is_a_provider_failure(
     servers: FakeServers, make_provider: Callable[..., ProviderConfig], hits: list[Hit]
 ) -> None:

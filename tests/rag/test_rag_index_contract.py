@@ -72,15 +72,29 @@ def milvus_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     assert str(path.resolve()) not in server_manager_instance._servers, "Milvus Lite leaked"
 
 
-@pytest.fixture(params=["embedded", "milvus"])
+BACKENDS = ["embedded", "milvus"]
+
+
+def _url(backend: str, request: pytest.FixtureRequest, directory: Path) -> str:
+    if backend == "embedded":
+        return directory.as_uri()
+    return f"milvus://{request.getfixturevalue('milvus_db')}"
+
+
+def _dispose(backend: str, request: pytest.FixtureRequest, name: str, opened: list) -> None:
+    for index in opened:
+        index.close()
+    if backend == "milvus":
+        MilvusIndex(str(request.getfixturevalue("milvus_db")), dim=DIM, name=name).drop()
+
+
+@pytest.fixture(params=BACKENDS)
 def make_index(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[Callable[[], VectorIndex]]:
+    """Opens (and reopens) one fresh, empty index of the backend under test."""
     name = f"t_{uuid.uuid4().hex[:12]}"
-    if request.param == "embedded":
-        url = tmp_path.as_uri()
-    else:
-        url = f"milvus://{request.getfixturevalue('milvus_db')}"
+    url = _url(request.param, request, tmp_path)
     opened: list[VectorIndex] = []
 
     def make() -> VectorIndex:
@@ -89,17 +103,29 @@ def make_index(
         return index
 
     yield make
-    for index in opened:
-        index.close()
-    if request.param == "milvus":
-        MilvusIndex(str(request.getfixturevalue("milvus_db")), dim=DIM, name=name).drop()
+    _dispose(request.param, request, name, opened)
 
 
 @pytest.fixture
 def full(make_index: Callable[[], VectorIndex]) -> VectorIndex:
+    """A fresh index holding the whole dataset, for tests that change it."""
     index = make_index()
     index.upsert(IDS.tolist(), X, METAS)
     return index
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def loaded(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[VectorIndex]:
+    """One index per backend holding the whole dataset, shared by read-only tests."""
+    name = f"loaded_{uuid.uuid4().hex[:8]}"
+    index = open_index(
+        _url(request.param, request, tmp_path_factory.mktemp("loaded")), dim=DIM, name=name
+    )
+    index.upsert(IDS.tolist(), X, METAS)
+    yield index
+    _dispose(request.param, request, name, [index])
 
 
 def test_backend_is_chosen_by_url(make_index: Callable[[], VectorIndex]) -> None:
@@ -111,22 +137,22 @@ def test_backend_is_chosen_by_url(make_index: Callable[[], VectorIndex]) -> None
     assert index.search(X[0], K) == []
 
 
-def test_query_equal_to_a_stored_vector_finds_it_first(full: VectorIndex) -> None:
+def test_query_equal_to_a_stored_vector_finds_it_first(loaded: VectorIndex) -> None:
     for row in (0, 17, 1_234, N - 1):
-        hits = full.search(X[row], K)
+        hits = loaded.search(X[row], K)
         assert hits[0][0] == IDS[row]
         assert hits[0][1] == pytest.approx(1.0, abs=1e-4)
         assert len(hits) == K
         assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
 
 
-def test_recall_against_exact_search(full: VectorIndex) -> None:
+def test_recall_against_exact_search(loaded: VectorIndex) -> None:
     rng = np.random.default_rng(1)
     found = 0
     for row in rng.integers(0, N, 20):  # queries near the data, as real questions are
         q = X[row] + 0.2 * rng.standard_normal(DIM).astype(np.float32)
         q /= np.linalg.norm(q)
-        found += len({i for i, _ in full.search(q, K)} & set(_exact(q, K)))
+        found += len({i for i, _ in loaded.search(q, K)} & set(_exact(q, K)))
     assert found / (20 * K) >= 0.95
 
 
@@ -181,26 +207,26 @@ FILTERS = {
 
 
 @pytest.mark.parametrize("which", list(FILTERS))
-def test_filters_are_applied_inside_the_search(full: VectorIndex, which: str) -> None:
+def test_filters_are_applied_inside_the_search(loaded: VectorIndex, which: str) -> None:
     flt = FILTERS[which]
     matching = sum(_passes(m, flt) for m in METAS)
     assert matching >= K  # so k hits are owed, however selective the filter
     rng = np.random.default_rng(2)
     found = 0
     for row in rng.integers(0, N, 5):
-        hits = full.search(X[row], K, flt)
+        hits = loaded.search(X[row], K, flt)
         assert all(_passes(META_OF[i], flt) for i, _ in hits), which
         assert len(hits) == K, f"{which}: {len(hits)} hits though {matching} chunks match"
         found += len({i for i, _ in hits} & set(_exact(X[row], K, flt)))
     assert found / (5 * K) >= 0.9
 
 
-def test_filter_matching_nothing_returns_nothing(full: VectorIndex) -> None:
-    assert full.search(X[0], K, SearchFilter(source_ids=frozenset())) == []
-    assert full.search(X[0], K, SearchFilter(source_ids=frozenset({12345}))) == []
+def test_filter_matching_nothing_returns_nothing(loaded: VectorIndex) -> None:
+    assert loaded.search(X[0], K, SearchFilter(source_ids=frozenset())) == []
+    assert loaded.search(X[0], K, SearchFilter(source_ids=frozenset({12345}))) == []
     few = SearchFilter(source_ids=frozenset({0}), owner_ids=frozenset({0}), max_sensitivity=0)
     expected = sum(_passes(m, few) for m in METAS)
-    assert len(full.search(X[0], 1_000, few)) == expected
+    assert len(loaded.search(X[0], 1_000, few)) == expected
 
 
 def test_close_and_reopen_gives_the_same_answers(

@@ -13,7 +13,7 @@ import typer
 
 from prodline.cli import data, kb, ledger, model
 from prodline.cli.common import console, err_console, open_workspace, split_ref
-from prodline.errors import ProdlineError
+from prodline.errors import InvalidInput, ProdlineError
 
 app = typer.Typer(
     name="prodline",
@@ -43,14 +43,45 @@ def init() -> None:
 
 @app.command("serve")
 def serve(
-    ref: str = typer.Argument(..., help="NAME@ALIAS (or NAME@VERSION) to serve."),
+    ref: str = typer.Argument(..., help="NAME@ALIAS of a model, or the word rag."),
+    kb_name: str = typer.Argument(None, metavar="[KB]", help="With rag: the knowledge base."),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind."),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port."),
+    provider: str = typer.Option(None, "--provider", help="rag: force one LLM provider."),
+    clearance: str = typer.Option(
+        "phi", "--clearance", help="rag: highest sensitivity retrieved (none, pii, phi)."
+    ),
+    threshold: float = typer.Option(
+        0.5, "--threshold", help="rag: flag answers whose groundedness is below this."
+    ),
 ) -> None:
-    """Serve a model over HTTP; alias moves take effect within a second.
+    """Serve a model (alias moves apply within a second) or a knowledge base (RAG).
 
-    Example: prodline serve credit-risk@production --port 8000
+    Example: prodline serve credit-risk@production --port 8000;
+    prodline serve rag support-desk --port 8001
     """
+    if ref == "rag":
+        if not kb_name:
+            raise InvalidInput("Name the knowledge base: prodline serve rag KB.", field="kb")
+        from prodline.serving.rag import serve_rag
+
+        with open_workspace() as ws:
+            ws.kbs.get(kb_name)  # fail fast, naming the knowledge bases that exist
+            serve_rag(
+                ws,
+                kb_name,
+                host=host,
+                port=port,
+                provider=provider,
+                clearance=clearance,
+                threshold=threshold,
+            )
+        return
+    if kb_name:
+        raise InvalidInput(
+            f"Unexpected argument '{kb_name}'; to serve a knowledge base write "
+            f"prodline serve rag {kb_name}."
+        )
     from prodline.serving import serve as run_server
 
     name, alias = split_ref(ref, what="model", need_ref=True)

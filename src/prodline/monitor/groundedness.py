@@ -115,7 +115,12 @@ _ABBREVIATIONS = re.compile(r"\b(?:e\.g|i\.e|etc|vs|approx|Mr|Mrs|Ms|Dr|St|No|In
 _CITATION = re.compile(r"\s*\[(?:\^|[A-Za-z]+\s*)?\d+(?:\s*[,;–-]\s*\d+)*\]")
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
-_TOKEN = re.compile(r"\d+(?:[.,:/]\d+)*|[A-Za-z]+(?:['’][A-Za-z]+)*|%")
+_TOKEN = re.compile(r"\d+(?:[.,:/]\d+)*|[A-Za-z]+(?:['’][A-Za-z]+)*|[%,;:.!?()]")
+_PUNCTUATION = frozenset(",;:.!?()")
+_RESTRICTIVE = frozenset(("only", "except", "unless"))
+_CLAUSE_BREAKS = frozenset(
+    "but because although though while whereas unless except since so which who that".split()  # noqa: SIM905
+)
 _SUFFIXES = ("ations", "ation", "ments", "ment", "ings", "ing", "ies", "ied", "ed", "es", "ly", "s")
 
 
@@ -148,36 +153,65 @@ def _stem(word: str) -> str:
 class _Terms:
     content: frozenset[str]  # stems of content words, numbers as written
     critical: frozenset[str]  # numbers and capitalised names: must appear in the context
-    negated: bool
+    negated: frozenset[str]  # content words inside a negation's scope ("not [covered]")
+    heads: frozenset[str]  # the first content word after each negation
+    affirmed: frozenset[str]  # content words outside any negation's scope
+    restrictive: bool  # "only", "except", "unless": "only if X" = "not unless X"
 
 
 def _terms(sentence: str) -> _Terms:
     content: set[str] = set()
     critical: set[str] = set()
-    negated = False
+    negated: set[str] = set()
+    heads: set[str] = set()
+    affirmed: set[str] = set()
+    scope = 0  # content words still governed by the last negation
+    head = restrictive = False
     for position, raw in enumerate(_TOKEN.findall(sentence)):
-        if raw[0].isdigit():
-            number = raw.replace(",", "").rstrip(".")
-            content.add(number)
-            critical.add(number)
-            continue
         word = raw.lower().replace("’", "'")
+        restrictive = restrictive or word in _RESTRICTIVE
+        if word in _PUNCTUATION or word in _CLAUSE_BREAKS:
+            scope = 0
+            continue
         if word in _NEGATIONS or word.endswith("n't"):
-            negated = True
+            scope, head = (1 if word == "non" else 3), True
             continue
-        if word == "%":
-            word = "percent"
-        if word in _NUMBER_WORDS:
-            content.add(_NUMBER_WORDS[word])
-            critical.add(_NUMBER_WORDS[word])
-            continue
-        if word in _STOPWORDS or len(word) < 2:
-            continue
-        stem = _stem(word.split("'")[0])
-        content.add(stem)
-        if (position > 0 and raw[0].isupper()) or (len(raw) > 1 and raw.isupper()):
+        if raw[0].isdigit() or word in _NUMBER_WORDS:
+            stem = _NUMBER_WORDS.get(word, raw.replace(",", ""))
             critical.add(stem)
-    return _Terms(frozenset(content), frozenset(critical), negated)
+        elif word in _STOPWORDS or len(word) < 2:
+            continue
+        else:
+            stem = _stem("percent" if word == "%" else word.split("'")[0])
+            if (position > 0 and raw[0].isupper()) or (len(raw) > 1 and raw.isupper()):
+                critical.add(stem)
+        content.add(stem)
+        (negated if scope else affirmed).add(stem)
+        if scope and head:
+            heads.add(stem)
+        scope, head = max(0, scope - 1), False
+    sets = map(frozenset, (content, critical, negated, heads, affirmed))
+    return _Terms(*sets, restrictive=restrictive)
+
+
+def _conflicts(claim: _Terms, source: _Terms) -> bool:
+    """A negated word affirmed on the other side ("not covered" / "covers").
+
+    Restrictions on both sides cancel: "only refunded if damaged" matches "not refunded,
+    except when damaged".
+    """
+    if claim.restrictive and source.restrictive:
+        return False
+    return bool(
+        (claim.heads & source.affirmed) - source.negated
+        or (claim.affirmed & source.heads) - claim.negated
+    )
+
+
+def _overlap(claim: frozenset[str], source: frozenset[str]) -> tuple[int, float]:
+    """Shared words, then their share of the source: the closest, most focused sentence."""
+    shared = len(claim & source)
+    return shared, shared / max(1, len(source))
 
 
 def _check_input(answer: object, contexts: object) -> None:
@@ -298,8 +332,8 @@ class GroundednessScorer:
             top = int(np.argmax(shares))
             features[row, 1] = shares[top]
             best[row] = windows[top][0]
-            closest = max(singles, key=lambda s: len(terms.content & s[1].content))[1]
-            features[row, 3] = float(closest.negated != terms.negated)
+            closest = max(singles, key=lambda s: _overlap(terms.content, s[1].content))[1]
+            features[row, 3] = float(_conflicts(terms, closest))
             if cosines is not None:
                 features[row, 0] = float(cosines[row].max())
                 best[row] = targets[int(cosines[row].argmax())][0]

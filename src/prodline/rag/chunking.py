@@ -78,10 +78,13 @@ def chunk_document(
     """
     _validate(max_tokens, overlap)
     counter = count_tokens if count_tokens is not None else _default_counter()
+    # WordPiece and word counts add up over whitespace-joined pieces, so the packer's
+    # sums are exact for them; a caller's own counter gets the chunk counted whole.
+    additive = count_tokens is None or count_tokens is whitespace_tokens
     chunks: list[ChunkDraft] = []
     for section in doc.sections:
         packer = _Packer(counter, max_tokens, overlap)
-        for text in packer.pack(_paragraphs(section.text)):
+        for text, tokens in packer.pack(_paragraphs(section.text)):
             chunks.append(
                 ChunkDraft(
                     source=doc.source,
@@ -89,7 +92,7 @@ def chunk_document(
                     heading=section.heading,
                     text=text,
                     ordinal=len(chunks),
-                    token_count=counter(text),
+                    token_count=tokens if additive else counter(text),
                     content_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
                 )
             )
@@ -124,7 +127,7 @@ def _default_counter() -> Counter:
     tokenizer.no_padding()
 
     def count(text: str) -> int:
-        return len(tokenizer.encode(text, add_special_tokens=False).ids)
+        return len(tokenizer.encode(text, add_special_tokens=False))
 
     return count
 
@@ -193,44 +196,45 @@ class _Packer:
         self.overlap = overlap
         self.paras: list[str] = []
         self.current: list[_Unit] = []
+        self.used = 0  # tokens in current
         self.fresh = False  # current holds something not yet emitted
-        self.out: list[str] = []
+        self.out: list[tuple[str, int]] = []
 
-    def pack(self, paragraphs: list[str]) -> list[str]:
+    def pack(self, paragraphs: list[str]) -> list[tuple[str, int]]:
+        """Chunk texts of one section, each with its token count."""
         self.paras = paragraphs
         for index, text in enumerate(paragraphs):
             units = self._units(index, text)
             total = sum(u.tokens for u in units)
             if total <= self.max:  # keep the paragraph whole
-                if self._used() + total > self.max:
+                if self.used + total > self.max:
                     self._emit(room=self.max - total)
                 self._add(units)
             else:  # stream its sentences
                 for unit in units:
                     glued = bool(self.current) and _glued(self.current[-1], unit)
-                    if glued or self._used() + unit.tokens > self.max:
+                    if glued or self.used + unit.tokens > self.max:
                         self._emit(room=self.max - unit.tokens, incoming=unit)
                     self._add([unit])
         if self.fresh:
-            self.out.append(self._text(self.current))
+            self.out.append((self._text(self.current), self.used))
         return self.out
-
-    def _used(self) -> int:
-        return sum(u.tokens for u in self.current)
 
     def _add(self, units: list[_Unit]) -> None:
         self.current.extend(units)
+        self.used += sum(u.tokens for u in units)
         self.fresh = True
 
     def _emit(self, room: int, incoming: _Unit | None = None) -> None:
         """Close the current chunk; start the next with its tail as overlap."""
         if self.fresh:
-            self.out.append(self._text(self.current))
+            self.out.append((self._text(self.current), self.used))
             self.fresh = False
         self.current = self._tail(self.current, min(self.overlap, room))
         if self.current and incoming is not None and _glued(self.current[-1], incoming):
             # Pieces of one huge word: joined they would count differently. No overlap.
             self.current = []
+        self.used = sum(u.tokens for u in self.current)
 
     def _tail(self, units: list[_Unit], budget: int) -> list[_Unit]:
         """Whole units from the end within ``budget``; else the last unit's last words."""
@@ -283,24 +287,14 @@ class _Packer:
         return units
 
     def _split_words(self, para: int, text: str, start: int, end: int) -> list[_Unit]:
+        """Each word its own unit, so packing fills chunks and overlap takes whole words."""
         units: list[_Unit] = []
-        piece_start, piece_end, used = -1, -1, 0
         for match in _WORD.finditer(text, start, end):
             tokens = self.count(match.group())
-            if tokens > self.max:
-                if used:
-                    units.append(_Unit(para, piece_start, piece_end, used))
-                    used = 0
+            if tokens <= self.max:
+                units.append(_Unit(para, match.start(), match.end(), tokens))
+            else:
                 units.extend(self._split_chars(para, text, match.start(), match.end()))
-                continue
-            if used and used + tokens > self.max:
-                units.append(_Unit(para, piece_start, piece_end, used))
-                used = 0
-            if not used:
-                piece_start = match.start()
-            piece_end, used = match.end(), used + tokens
-        if used:
-            units.append(_Unit(para, piece_start, piece_end, used))
         return units
 
     def _split_chars(self, para: int, text: str, start: int, end: int) -> list[_Unit]:

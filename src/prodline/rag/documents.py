@@ -169,7 +169,7 @@ def _walk(path: Path) -> Iterator[tuple[Path, str | None]]:
 def _decode(data: bytes) -> str:
     """UTF-8 text with a BOM dropped and newlines normalised; raise on binary/other."""
     if b"\x00" in data[:_SNIFF_BYTES]:
-        raise _Unreadable("binary file (NUL bytes); only text, HTML and PDF are read")
+        raise _Unreadable("binary file (NUL bytes in the first 8 KiB); text files must be UTF-8")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -21,7 +21,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from prodline.data.sensitivity import scan_text, summarize
-from prodline.errors import InvalidInput
+from prodline.errors import Conflict, InvalidInput
 from prodline.rag.types import SENSITIVITY_ORDER, ChunkMeta, Document, Skipped
 from prodline.store.tables import kb_chunks, kb_sources, kb_versions
 
@@ -237,18 +237,21 @@ def remove_source(
     wanted = (
         str(Path(source).resolve()) if not source.startswith(("http://", "https://")) else source
     )
+    lookup = sa.select(kb_sources.c.id, kb_sources.c.source).where(
+        kb_sources.c.kb_id == kb.id, kb_sources.c.source.in_([source, wanted])
+    )
+    with ws.db.read() as conn:
+        found = conn.execute(lookup).first()
+    if found is None:  # said outside any write transaction: SQLite readers would wait on it
+        known = [s["source"] for s in kbs.sources(name)][:10]
+        hint = f"sources include: {', '.join(known)}" if known else "it has no sources yet"
+        raise InvalidInput(
+            f"Knowledge base '{name}' has no source '{source}'; {hint}.", field="source"
+        )
     with ws.tx() as conn:
-        row = conn.execute(
-            sa.select(kb_sources.c.id, kb_sources.c.source).where(
-                kb_sources.c.kb_id == kb.id, kb_sources.c.source.in_([source, wanted])
-            )
-        ).first()
+        row = conn.execute(lookup).first()
         if row is None:
-            known = [s["source"] for s in kbs.sources(name)][:10]
-            hint = f"sources include: {', '.join(known)}" if known else "it has no sources yet"
-            raise InvalidInput(
-                f"Knowledge base '{name}' has no source '{source}'; {hint}.", field="source"
-            )
+            raise Conflict(f"Source '{source}' was removed concurrently.")
         ids = list(
             conn.execute(sa.select(kb_chunks.c.id).where(kb_chunks.c.source_id == row.id)).scalars()
         )

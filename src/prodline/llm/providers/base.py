@@ -14,6 +14,7 @@ is retried only until its first byte arrives: after that, text has reached the c
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
@@ -90,20 +91,23 @@ class HttpProvider:
         self._sleep = sleep
         self._client = client
         self._own_client = client is None
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.config!r})"
 
     @property
     def client(self) -> httpx.Client:
-        if self._client is None:
-            self._client = httpx.Client(timeout=httpx.Timeout(self.config.timeout_s))
-        return self._client
+        with self._lock:
+            if self._client is None:
+                self._client = httpx.Client(timeout=httpx.Timeout(self.config.timeout_s))
+            return self._client
 
     def close(self) -> None:
-        if self._client is not None and self._own_client:
-            self._client.close()
-            self._client = None
+        with self._lock:
+            if self._client is not None and self._own_client:
+                self._client.close()
+                self._client = None
 
     def headers(self) -> dict[str, str]:
         """Request headers, including the key read from the environment now."""
@@ -126,8 +130,13 @@ class HttpProvider:
             try:
                 request = self.client.build_request("POST", url, json=body, headers=self.headers())
                 response = self.client.send(request, stream=stream)
-            except httpx.TransportError as exc:
-                failure = self.fail(f"{type(exc).__name__} calling {url}: {exc}", retryable=True)
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:  # connect, timeout, bad URL
+                retryable = isinstance(exc, httpx.TransportError) and not isinstance(
+                    exc, httpx.UnsupportedProtocol
+                )
+                failure = self.fail(
+                    f"{type(exc).__name__} calling {url}: {exc}", retryable=retryable
+                )
             else:
                 if response.status_code < 400:
                     return response
@@ -135,7 +144,9 @@ class HttpProvider:
                 wait = max(wait, _retry_after(response))
             if not failure.retryable or attempt == attempts - 1:
                 if attempts > 1 and failure.retryable:
-                    failure = self.fail(f"{failure.message} (after {attempts} attempts)")
+                    failure = self.fail(
+                        f"{failure.message} (after {attempts} attempts)", retryable=True
+                    )
                 raise failure
             self._sleep(min(wait, MAX_BACKOFF_S))
         raise AssertionError("unreachable")  # pragma: no cover

@@ -1,0 +1,409 @@
+"""The running state of one RAG server and the request path its routes share.
+
+``RagRuntime`` holds the knowledge base, the LLM gateway, the groundedness scorer, the
+RAG log and the metrics. Its request methods are plain blocking Python (retrieval and
+the embedding model are CPU work): the app runs each call in a worker thread, so the
+event loop only moves bytes.
+
+A chat call is: check the request against the served KB → retrieve with the caller's
+filters under the server's clearance → answer through the gateway (sensitivity routing,
+fallback) → score groundedness against the retrieved chunks → queue the log record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from prodline.errors import InvalidInput, NotFound
+from prodline.ledger.lineage import node
+from prodline.llm import ChatMessage, Completion, Gateway, load_llm_config
+from prodline.monitor import Groundedness, GroundednessScorer
+from prodline.rag.retrieve import FILTER_KEYS, MAX_K
+from prodline.rag.types import SENSITIVITY_ORDER, Hit
+from prodline.serving.rag.metrics import RagMetrics
+from prodline.serving.rag.raglog import RagLog
+from prodline.serving.rag.schema import ChatRequest, RetrieveRequest
+
+if TYPE_CHECKING:
+    from prodline.rag.embed import Embedder
+    from prodline.workspace import Workspace
+
+__all__ = ["Answer", "CachedEmbed", "Question", "RagRuntime"]
+
+log = logging.getLogger("prodline.serving")
+
+
+class CachedEmbed:
+    """``embed(texts)`` with an LRU cache by text, shared by the answerer and the scorer.
+
+    Chunk sentences come back request after request (the KB changes rarely), so after
+    warm-up a call embeds little more than the question: misses go to the model in one
+    batch. Vectors are read-only views; callers never modify them.
+    """
+
+    def __init__(self, embedder: Embedder, max_items: int = 50_000) -> None:
+        self.embedder = embedder
+        self.max_items = max_items
+        self._cache: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        items = list(texts)
+        found: dict[str, npt.NDArray[np.float32]] = {}
+        with self._lock:
+            for text in items:
+                vector = self._cache.get(text)
+                if vector is not None:
+                    self._cache.move_to_end(text)
+                    found[text] = vector
+        missing = list(dict.fromkeys(t for t in items if t not in found))
+        if missing:
+            vectors = self.embedder.embed(missing)
+            vectors.setflags(write=False)
+            with self._lock:
+                for text, vector in zip(missing, vectors, strict=True):
+                    found[text] = self._cache[text] = vector
+                while len(self._cache) > self.max_items:
+                    self._cache.popitem(last=False)
+        if not items:
+            return np.zeros((0, self.embedder.dim), dtype=np.float32)
+        return np.vstack([found[t] for t in items])
+
+
+@dataclass(frozen=True)
+class Question:
+    """A checked chat request, with the chunks retrieved for it."""
+
+    request_id: str
+    t0: float
+    text: str
+    messages: list[ChatMessage]
+    hits: list[Hit]
+    max_tokens: int
+    temperature: float
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A finished chat call: the completion and its groundedness."""
+
+    question: Question
+    completion: Completion
+    grounded: Groundedness
+
+    @property
+    def latency_s(self) -> float:
+        return time.perf_counter() - self.question.t0
+
+
+class RagRuntime:
+    """One served knowledge base: gateway, scorer, log writer, metrics.
+
+    Everything that can be wrong in the arguments (the KB, the provider, clearance,
+    threshold, k) fails here, before any socket is opened.
+    """
+
+    def __init__(
+        self,
+        ws: Workspace,
+        kb: str,
+        *,
+        provider: str | None = None,
+        clearance: str = "phi",
+        threshold: float = 0.5,
+        k: int = 5,
+        address: tuple[str, int] | None = None,
+        gateway: Gateway | None = None,
+    ) -> None:
+        self.ws = ws
+        self.kb = kb
+        self.info = ws.kbs.get(kb)
+        if clearance not in SENSITIVITY_ORDER:
+            raise InvalidInput(
+                f"Clearance '{clearance}' is not one of none, pii, phi.", field="clearance"
+            )
+        if not 0.0 <= threshold <= 1.0:
+            raise InvalidInput(
+                f"threshold must be between 0 and 1, got {threshold}; 0.5 is the default.",
+                field="threshold",
+            )
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
+            raise InvalidInput(f"k must be between 1 and {MAX_K}, got {k}.", field="k")
+        self.provider = provider
+        self.clearance = clearance
+        self.threshold = threshold
+        self.k = k
+        self.address = address
+        self.embedder = ws.kbs.embedder()
+        self.embed = CachedEmbed(self.embedder)
+        self.gateway = gateway or Gateway(load_llm_config(ws.home), embed=self.embed)
+        if provider is not None:
+            self.gateway.provider_config(provider)  # unknown provider: InvalidInput, listing them
+        self.scorer = GroundednessScorer(embed=self.embed, threshold=threshold)
+        self.metrics = RagMetrics(kb)
+        self.raglog = RagLog(
+            ws, kb, on_written=self.metrics.log_written.inc, on_shed=self.metrics.log_shed.inc
+        )
+        self.metrics.watch_log_depth(self.raglog.depth)
+        self.ready = False
+        self.answered = 0
+        self.failed = 0
+        self.started_at = 0.0
+        self._ids = itertools.count(1)
+        self._id_prefix = secrets.token_hex(6)
+
+    # -- lifecycle -------------------------------------------------------------------
+    async def start(self) -> None:
+        self.started_at = time.monotonic()
+        self.raglog.start()
+        await asyncio.to_thread(self._warm)
+        await asyncio.to_thread(self._record_start)
+        self.ready = True
+
+    async def stop(self) -> None:
+        self.ready = False
+        await asyncio.to_thread(self.raglog.close)
+        self.gateway.close()
+        await asyncio.to_thread(
+            self.ws.audit.append,
+            "server.stopped",
+            f"kb:{self.kb}",
+            {
+                "kb": self.kb,
+                "requests": self.answered + self.failed,
+                "answered": self.answered,
+                "failed": self.failed,
+                "logged": self.raglog.written,
+                "shed": self.raglog.shed,
+                "uptime_s": round(time.monotonic() - self.started_at, 3),
+            },
+        )
+
+    def _warm(self) -> None:
+        """Load the embedding model and the KB's indexes now, not on the first request."""
+        self.embed(["warm up the embedding model"])
+        if self.info.chunks:
+            self.ws.kbs.search(self.kb, "warm up the indexes", k=1)
+
+    def _record_start(self) -> None:
+        host, port = self.address or (None, None)
+        with self.ws.tx() as conn:
+            self.ws.lineage.record(
+                conn,
+                node("kb", self.kb, self.info.version),
+                node("deployment", self.kb, "rag"),
+                "deployed_as",
+            )
+            self.ws.audit.record(
+                conn,
+                "server.started",
+                f"kb:{self.kb}",
+                {
+                    "host": host,
+                    "port": port,
+                    "kb": self.kb,
+                    "kb_version": self.info.version,
+                    "chunks": self.info.chunks,
+                    "provider": self.provider,
+                    "clearance": self.clearance,
+                    "threshold": self.threshold,
+                    "k": self.k,
+                    "fallback": list(self.gateway.config.fallback),
+                },
+            )
+
+    def new_request_id(self) -> str:
+        return f"{self._id_prefix}-{next(self._ids)}"
+
+    # -- checks shared by both endpoints ---------------------------------------------
+    def _filters(self, filters: Mapping[str, str] | None) -> dict[str, str]:
+        out = dict(filters or {})
+        for key in out:
+            if key not in FILTER_KEYS:
+                raise InvalidInput(
+                    f"Unknown filter field '{key}'; use one of {', '.join(FILTER_KEYS)}.",
+                    field=f"filters.{key}",
+                )
+        return out
+
+    def _clearance(self, asked: str | None) -> str:
+        if asked is None:
+            return self.clearance
+        if SENSITIVITY_ORDER[asked] > SENSITIVITY_ORDER[self.clearance]:
+            raise InvalidInput(
+                f"clearance '{asked}' is above this server's clearance '{self.clearance}'; "
+                f"ask for {self.clearance} or less.",
+                field="clearance",
+            )
+        return asked
+
+    # -- the request path (worker threads) -------------------------------------------
+    def retrieve(self, req: RetrieveRequest, request_id: str, t0: float) -> dict[str, Any]:
+        """``/v1/retrieve``: the hits as JSON-ready dicts; the call is logged."""
+        if not req.query.strip():
+            raise InvalidInput(
+                "The query is empty; give some words to search for.", field="query"
+            )
+        hits = self.ws.kbs.search(
+            self.kb,
+            req.query,
+            k=req.k or self.k,
+            filters=self._filters(req.filters),
+            clearance=self._clearance(req.clearance),
+            mode=req.mode,
+        )
+        self._log(
+            request_id,
+            "retrieve",
+            req.query,
+            hits,
+            t0,
+            {"provider": None, "model": None, "mode": req.mode},
+        )
+        return {
+            "object": "list",
+            "kb": self.kb,
+            "request_id": request_id,
+            "hits": [hit_dict(h) for h in hits],
+        }
+
+    def ask(self, req: ChatRequest, request_id: str, t0: float) -> Question:
+        """Check a chat request and retrieve its context."""
+        if req.model and req.model != self.kb:
+            raise NotFound(
+                f"Knowledge base '{req.model}' is not served here; this server serves "
+                f"'{self.kb}': pass model='{self.kb}'.",
+                model=req.model,
+                served=self.kb,
+            )
+        index, text = req.question()
+        if index < 0:
+            raise InvalidInput(
+                "messages must include a user message; the last one is the question.",
+                field="messages",
+            )
+        if not text.strip():
+            raise InvalidInput(
+                f"messages[{index}].content is empty; the last user message is the question.",
+                field=f"messages[{index}].content",
+            )
+        hits = self.ws.kbs.search(
+            self.kb,
+            text,
+            k=req.k or self.k,
+            filters=self._filters(req.filters),
+            clearance=self._clearance(req.clearance),
+        )
+        return Question(
+            request_id=request_id,
+            t0=t0,
+            text=text,
+            messages=[ChatMessage(m.role, m.content) for m in req.messages],
+            hits=hits,
+            max_tokens=req.limit,
+            temperature=req.temperature if req.temperature is not None else 0.0,
+        )
+
+    def answer(self, question: Question) -> Answer:
+        """The non-streaming answer: complete, score, log."""
+        completion = self.gateway.complete(
+            question.messages,
+            question.hits,
+            max_tokens=question.max_tokens,
+            temperature=question.temperature,
+            provider=self.provider,
+        )
+        return self.finish(question, completion, stream=False)
+
+    def stream(self, question: Question) -> Iterator[str | Completion]:
+        """Text deltas, then the final ``Completion``; routing errors on the first ``next``."""
+        return self.gateway.stream(
+            question.messages,
+            question.hits,
+            max_tokens=question.max_tokens,
+            temperature=question.temperature,
+            provider=self.provider,
+        )
+
+    def finish(self, question: Question, completion: Completion, *, stream: bool) -> Answer:
+        """Score a completion, queue its log record and count it."""
+        grounded = self.scorer.score(completion.text, [h.text for h in question.hits])
+        answer = Answer(question, completion, grounded)
+        self._log(
+            question.request_id,
+            "chat",
+            question.text,
+            question.hits,
+            question.t0,
+            {
+                "provider": completion.provider,
+                "model": completion.model,
+                "input_tokens": completion.input_tokens,
+                "output_tokens": completion.output_tokens,
+                "cost_usd": completion.cost_usd,
+                "groundedness": grounded.score,
+                "flagged": grounded.flagged,
+                "groundedness_method": grounded.method,
+                "citations": completion.citations,
+                "route_reason": completion.route_reason,
+                "stream": stream,
+            },
+        )
+        self.metrics.observe_answer(
+            completion.provider,
+            completion.input_tokens,
+            completion.output_tokens,
+            completion.cost_usd,
+            grounded.score,
+            grounded.flagged,
+            [t["provider"] for t in completion.tried],
+        )
+        return answer
+
+    def _log(
+        self,
+        request_id: str,
+        endpoint: str,
+        question: str,
+        hits: Sequence[Hit],
+        t0: float,
+        extra: dict[str, Any],
+    ) -> None:
+        record = {
+            "request_id": request_id,
+            "ts": datetime.now(UTC).isoformat(timespec="microseconds"),
+            "kb": self.kb,
+            "endpoint": endpoint,
+            "question": question,
+            "chunk_ids": [h.chunk_id for h in hits],
+            "latency_ms": round((time.perf_counter() - t0) * 1000.0, 3),
+            **extra,
+        }
+        self.raglog.put(record)
+
+
+def hit_dict(hit: Hit) -> dict[str, Any]:
+    return {
+        "chunk_id": hit.chunk_id,
+        "score": hit.score,
+        "text": hit.text,
+        "source": hit.source,
+        "title": hit.title,
+        "heading": hit.heading,
+        "sensitivity": hit.sensitivity,
+        "kinds": list(hit.kinds),
+        "scores": hit.scores,
+    }

@@ -97,7 +97,7 @@ def test_batches_match_single_queries_and_are_deterministic(embedder: Embedder) 
     for index in (0, 63, 64, 69):
         np.testing.assert_allclose(batched[index], embedder.embed_query(texts[index]), atol=1e-5)
     np.testing.assert_allclose(embedder.embed(texts), batched, atol=1e-6)
-    np.testing.assert_allclose(embedder.embed(iter(texts[:3])), batched[:3], atol=1e-5)
+    np.testing.assert_allclose(embedder.embed(tuple(texts[:3])), batched[:3], atol=1e-5)
 
 
 @pytest.mark.slow

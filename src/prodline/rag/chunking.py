@@ -298,10 +298,18 @@ class _Packer:
         return units
 
     def _split_chars(self, para: int, text: str, start: int, end: int) -> list[_Unit]:
-        """Cut one huge word into the longest prefixes that fit (binary search)."""
+        """Cut one huge word into the longest prefixes that fit.
+
+        The search gallops from a window of ``max`` characters, doubling it, then
+        bisects, so each piece costs a few counts of about its own length.
+        """
         units: list[_Unit] = []
         while start < end:
-            low, high = start + 1, end
+            low, high = start + 1, end  # low always fits (one character is a token)
+            width = self.max
+            while start + width < end and self.count(text[start : start + width]) <= self.max:
+                low, width = start + width, width * 2
+            high = min(end, start + width)
             while low < high:
                 mid = (low + high + 1) // 2
                 if self.count(text[start:mid]) <= self.max:

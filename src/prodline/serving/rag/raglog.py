@@ -19,6 +19,7 @@ Each line holds: ``request_id``, ``ts`` (ISO-8601 UTC), ``kb``, ``endpoint`` (``
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -210,10 +211,8 @@ class RagLog:
                         self._on_shed(count)
                     return False
                 if self._file is not None and what == "write":  # reopen on the next try
-                    try:
+                    with contextlib.suppress(OSError):
                         self._file.close()
-                    except OSError:
-                        pass
                     self._file = None
                 time.sleep(0.5)
 

@@ -254,9 +254,7 @@ class RagRuntime:
     def retrieve(self, req: RetrieveRequest, request_id: str, t0: float) -> dict[str, Any]:
         """``/v1/retrieve``: the hits as JSON-ready dicts; the call is logged."""
         if not req.query.strip():
-            raise InvalidInput(
-                "The query is empty; give some words to search for.", field="query"
-            )
+            raise InvalidInput("The query is empty; give some words to search for.", field="query")
         hits = self.ws.kbs.search(
             self.kb,
             req.query,

@@ -116,7 +116,7 @@ class RetrieveRequest(BaseModel):
 
 
 def field_path(loc: Sequence[str | int]) -> str:
-    """``("body", "messages", 0, "role")`` -> ``"messages[0].role"``; the body itself is ``body``."""
+    """``("body", "messages", 0, "role")`` -> ``"messages[0].role"``; the body is ``body``."""
     parts = list(loc)
     if parts and parts[0] == "body":
         parts = parts[1:]

@@ -149,9 +149,7 @@ def chunk(
         "created": created,
         "model": kb,
         "system_fingerprint": None,
-        "choices": [
-            {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
-        ],
+        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
         **fields,
     }
 

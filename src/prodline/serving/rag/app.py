@@ -1,0 +1,305 @@
+"""The RAG server's app: an OpenAI-compatible chat endpoint over one knowledge base.
+
+Routes:
+
+* ``POST /v1/chat/completions`` — OpenAI's chat-completions protocol, streaming and not;
+  ``model`` names the knowledge base. Answers carry citations, groundedness, provider
+  and routing in extension fields (see :mod:`prodline.serving.rag.wire`).
+* ``POST /v1/retrieve`` — ``{query, k, filters, clearance, mode}`` → ``{hits: [...]}``.
+* ``GET /v1/models`` — the one "model" served: the knowledge base.
+* ``GET /healthz``, ``/readyz``, ``/metrics`` — as the prediction server.
+
+Errors are ``{"error": {"code", "message", "details", "type", "param"}, "request_id"}``:
+422 naming the field (``messages[0].role``, ``filters.owner``, ``k``, ``body``), 404 for
+another knowledge base, 503 with ``details.tried`` when no LLM provider could answer.
+
+Example
+-------
+>>> from prodline.serving.rag import create_rag_app        # doctest: +SKIP
+>>> app = create_rag_app(ws, "support-desk")                # doctest: +SKIP
+>>> uvicorn.run(app, host="127.0.0.1", port=8001)           # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import StreamingResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from prodline.errors import InvalidInput, NotFound, ProdlineError
+from prodline.llm import Completion
+from prodline.serving.metrics import CONTENT_TYPE_LATEST
+from prodline.serving.rag import wire
+from prodline.serving.rag.runtime import Answer, Question, RagRuntime
+from prodline.serving.rag.schema import ChatRequest, RetrieveRequest, validation_message
+
+if TYPE_CHECKING:
+    from prodline.workspace import Workspace
+
+__all__ = ["create_rag_app"]
+
+log = logging.getLogger("prodline.serving")
+
+_ENDPOINTS = {"/v1/chat/completions": "chat", "/v1/retrieve": "retrieve"}
+_ROUTES = (
+    "POST /v1/chat/completions, POST /v1/retrieve, GET /v1/models, /healthz, /readyz, "
+    "/metrics and /docs"
+)
+
+
+def create_rag_app(
+    ws: Workspace,
+    kb: str,
+    *,
+    provider: str | None = None,
+    clearance: str = "phi",
+    threshold: float = 0.5,
+    k: int = 5,
+    address: tuple[str, int] | None = None,
+) -> FastAPI:
+    """Build the ASGI app answering questions from knowledge base ``kb``.
+
+    Parameters
+    ----------
+    ws
+        The workspace holding the knowledge base, ``prodline.toml`` and the audit log.
+    kb
+        The knowledge base; clients pass it as ``model``.
+    provider
+        Force one LLM provider (no fallback); by default ``llm.fallback`` is tried in order,
+        restricted to self-hosted providers when the context holds PII/PHI.
+    clearance
+        The most sensitive chunks retrieved (``none``, ``pii``, ``phi``); requests may
+        lower it, never raise it.
+    threshold
+        Answers whose groundedness is below it are flagged.
+    k
+        Chunks retrieved per question unless the request sets ``k``.
+    address
+        ``(host, port)`` the server listens on, for the ``server.started`` audit event.
+
+    Raises
+    ------
+    NotFound
+        The knowledge base does not exist.
+    InvalidInput
+        An unknown provider, or clearance, threshold or k out of range.
+    """
+    runtime = RagRuntime(
+        ws,
+        kb,
+        provider=provider,
+        clearance=clearance,
+        threshold=threshold,
+        k=k,
+        address=address,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    api = FastAPI(
+        title=f"prodline RAG over {kb}",
+        lifespan=lifespan,
+        description=(
+            "OpenAI-compatible chat completions answered from a prodline knowledge base, "
+            "with citations and groundedness in extension fields."
+        ),
+    )
+    api.state.runtime = runtime
+
+    def fail(endpoint: str, exc: ProdlineError, request_id: str, t0: float | None) -> Response:
+        status = wire.status_of(exc)
+        runtime.failed += 1
+        seconds = 0.0 if t0 is None else time.perf_counter() - t0
+        runtime.metrics.observe_request(endpoint, status, "", seconds)
+        return _json(wire.error_body(exc, request_id), status, request_id)
+
+    @api.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            error: ProdlineError = NotFound(
+                f"No route {request.url.path}; this server answers {_ROUTES}."
+            )
+        else:
+            error = ProdlineError(str(exc.detail))
+        body = wire.error_body(error, "")
+        body["error"]["code"] = error.code if exc.status_code == 404 else "http_error"
+        return _json(body, exc.status_code, "")
+
+    @api.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        errors = exc.errors()
+        field, message = validation_message(dict(errors[0]) if errors else {})
+        endpoint = _ENDPOINTS.get(request.url.path, "other")
+        error = InvalidInput(message, field=field)
+        if len(errors) > 1:
+            error.details["more"] = [validation_message(dict(e))[1] for e in errors[1:5]]
+        return fail(endpoint, error, runtime.new_request_id(), None)
+
+    @api.get("/healthz", summary="Liveness: the process answers")
+    async def healthz() -> dict[str, Any]:
+        return {"status": "ok"}
+
+    @api.get("/readyz", summary="Readiness: KB and embedding model loaded, log writer running")
+    async def readyz() -> Response:
+        info = runtime.info
+        body = {"kb": kb, "version": info.version, "chunks": info.chunks}
+        if runtime.ready and runtime.raglog.alive:
+            return _json({"status": "ready", **body}, 200, "")
+        exc = ProdlineError(f"The RAG server for '{kb}' is starting or stopping; retry shortly.")
+        doc = exc.to_dict()
+        doc["error"].update(code="not_ready", details=body)
+        return _json(doc, 503, "")
+
+    @api.get("/metrics", summary="Prometheus metrics")
+    async def metrics() -> Response:
+        return Response(runtime.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    def model_card() -> dict[str, Any]:
+        info = runtime.info
+        return {
+            "id": kb,
+            "object": "model",
+            "created": int(info.created_at.timestamp()),
+            "owned_by": info.owner,
+        }
+
+    @api.get("/v1/models", summary="The knowledge base served, as an OpenAI model list")
+    async def models() -> Response:
+        return _json({"object": "list", "data": [model_card()]}, 200, "")
+
+    @api.get("/v1/models/{model}", summary="The knowledge base served, as an OpenAI model")
+    async def model(model: str) -> Response:
+        if model != kb:
+            exc = NotFound(
+                f"Knowledge base '{model}' is not served here; this server serves '{kb}'.",
+                model=model,
+                served=kb,
+            )
+            return _json(wire.error_body(exc, ""), 404, "")
+        return _json(model_card(), 200, "")
+
+    @api.post("/v1/retrieve", summary="The chunks a question would be answered from")
+    async def retrieve(body: RetrieveRequest) -> Response:
+        t0 = time.perf_counter()
+        request_id = runtime.new_request_id()
+        try:
+            result = await asyncio.to_thread(runtime.retrieve, body, request_id, t0)
+        except ProdlineError as exc:
+            return fail("retrieve", exc, request_id, t0)
+        except Exception as exc:
+            return fail("retrieve", _unexpected(exc, request_id), request_id, t0)
+        runtime.answered += 1
+        runtime.metrics.observe_request("retrieve", 200, "", time.perf_counter() - t0)
+        return _json(result, 200, request_id)
+
+    @api.post(
+        "/v1/chat/completions",
+        summary="OpenAI chat completions, answered from the knowledge base",
+    )
+    async def chat(body: ChatRequest) -> Response:
+        t0 = time.perf_counter()
+        request_id = runtime.new_request_id()
+        try:
+            if body.stream:
+                question = await asyncio.to_thread(runtime.ask, body, request_id, t0)
+                return await start_stream(question)
+            answer = await asyncio.to_thread(_ask_and_answer, runtime, body, request_id, t0)
+        except ProdlineError as exc:
+            return fail("chat", exc, request_id, t0)
+        except Exception as exc:
+            return fail("chat", _unexpected(exc, request_id), request_id, t0)
+        completion = answer.completion
+        extra = wire.extras(
+            completion, answer.grounded, answer.question.hits, runtime.threshold, request_id
+        )
+        doc = wire.completion_body(kb, int(time.time()), completion, extra)
+        runtime.answered += 1
+        runtime.metrics.observe_request("chat", 200, completion.provider, answer.latency_s)
+        return _json(doc, 200, request_id)
+
+    async def start_stream(question: Question) -> Response:
+        """Route and start the answer before replying, so routing errors get a status."""
+        items = runtime.stream(question)
+        first = await asyncio.to_thread(next, items, None)
+        return StreamingResponse(
+            _events(runtime, question, first, items),
+            media_type="text/event-stream",
+            headers={"x-request-id": question.request_id, "cache-control": "no-cache"},
+        )
+
+    return api
+
+
+def _ask_and_answer(runtime: RagRuntime, body: ChatRequest, request_id: str, t0: float) -> Answer:
+    return runtime.answer(runtime.ask(body, request_id, t0))
+
+
+def _events(
+    runtime: RagRuntime,
+    question: Question,
+    first: str | Completion | None,
+    items: Iterator[str | Completion],
+) -> Iterator[bytes]:
+    """The SSE body; iterated in a worker thread by Starlette (it blocks on the provider)."""
+    kb, request_id = runtime.kb, question.request_id
+    created = int(time.time())
+    yield wire.sse(wire.chunk(kb, request_id, created, {"role": "assistant", "content": ""}))
+    item, waited = first, False
+    try:
+        while True:
+            if item is None:
+                raise ProdlineError("The LLM stream ended without a result; retry the request.")
+            if isinstance(item, Completion):
+                answer = runtime.finish(question, item, stream=True)
+                extra = wire.extras(
+                    item, answer.grounded, question.hits, runtime.threshold, request_id
+                )
+                yield wire.sse(wire.final_chunk(kb, created, item, extra))
+                yield wire.DONE
+                runtime.answered += 1
+                runtime.metrics.observe_request("chat", 200, item.provider, answer.latency_s)
+                return
+            if not waited:
+                waited = True
+                runtime.metrics.first_token.observe(time.perf_counter() - question.t0)
+            yield wire.sse(wire.chunk(kb, request_id, created, {"content": item}))
+            item = next(items, None)
+    except Exception as exc:
+        error = exc if isinstance(exc, ProdlineError) else _unexpected(exc, request_id)
+        runtime.failed += 1
+        runtime.metrics.observe_request(
+            "chat", wire.status_of(error), "", time.perf_counter() - question.t0
+        )
+        yield wire.sse(wire.error_body(error, request_id))
+
+
+def _unexpected(exc: Exception, request_id: str) -> ProdlineError:
+    """Never a traceback to the client; one in the server log."""
+    log.error("RAG request %s failed", request_id, exc_info=exc)
+    return ProdlineError(
+        f"Unexpected error: {type(exc).__name__}: {exc}; see the server log for request "
+        f"{request_id}."
+    )
+
+
+def _json(doc: dict[str, Any], status: int, request_id: str) -> Response:
+    headers = {"x-request-id": request_id} if request_id else None
+    return Response(
+        orjson.dumps(doc), status_code=status, media_type="application/json", headers=headers
+    )

@@ -1,0 +1,93 @@
+"""Run the RAG server under uvicorn: one worker, uvloop, httptools, no access log.
+
+The same uvicorn settings, port binding and graceful stop as the prediction server:
+SIGINT/SIGTERM stop accepting, let requests (and streams) in flight finish, then the
+lifespan flushes the RAG log and audits ``server.stopped``.
+"""
+
+from __future__ import annotations
+
+import gc
+from typing import TYPE_CHECKING
+
+import uvicorn
+
+from prodline.errors import ProdlineError
+from prodline.serving.rag.app import create_rag_app
+from prodline.serving.server import _stop_quietly, bind, uvicorn_config
+
+if TYPE_CHECKING:
+    from prodline.workspace import Workspace
+
+__all__ = ["serve_rag", "usage_hint"]
+
+
+def usage_hint(kb: str, host: str, port: int) -> str:
+    """Where to send requests, and an ``openai`` client snippet that does it."""
+    shown = f"[{host}]" if ":" in host else host
+    base = f"http://{shown}:{port}/v1"
+    return (
+        f"Serving knowledge base '{kb}': POST {base}/chat/completions with model='{kb}' "
+        f"(also {base}/retrieve; metrics: /metrics; Ctrl-C stops)\n"
+        "  from openai import OpenAI\n"
+        f'  client = OpenAI(base_url="{base}", api_key="unused")\n'
+        f'  reply = client.chat.completions.create(model="{kb}", '
+        'messages=[{"role": "user", "content": "How do refunds work?"}])\n'
+        "  print(reply.choices[0].message.content, reply.model_extra['citations'])"
+    )
+
+
+def serve_rag(
+    ws: Workspace,
+    kb: str,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    provider: str | None = None,
+    clearance: str = "phi",
+    threshold: float = 0.5,
+    k: int = 5,
+) -> None:
+    """Serve knowledge base ``kb`` on ``host:port`` until SIGINT/SIGTERM.
+
+    Raises
+    ------
+    NotFound
+        The knowledge base does not exist.
+    InvalidInput
+        An unknown provider, or clearance, threshold or k out of range.
+    Conflict
+        The port is taken.
+    """
+    sock = bind(host, port)
+    try:
+        port = int(sock.getsockname()[1])
+        app = create_rag_app(
+            ws,
+            kb,
+            provider=provider,
+            clearance=clearance,
+            threshold=threshold,
+            k=k,
+            address=(host, port),
+        )
+    except BaseException:
+        sock.close()
+        raise
+    server = uvicorn.Server(uvicorn_config(app, host, port))
+    print(usage_hint(kb, host, port), flush=True)
+    # Libraries and the KB loaded so far live as long as the process: keep them out of the
+    # cyclic GC's full passes (the embedding model alone holds many objects).
+    gc.collect()
+    gc.freeze()
+    try:
+        with _stop_quietly():
+            server.run(sockets=[sock])
+    except SystemExit as exc:  # uvicorn exits when the lifespan startup fails
+        raise ProdlineError(
+            f"The RAG server for '{kb}' did not start (exit {exc.code}); see the messages above."
+        ) from None
+    finally:
+        sock.close()
+    if not server.started:
+        raise ProdlineError(f"The RAG server for '{kb}' did not start; see the messages above.")

@@ -1,0 +1,216 @@
+"""Helpers for the RAG server tests: one support-desk KB per session, servers, clients.
+
+The knowledge base is built once per test process (ingesting embeds, and the embedding
+model loads once) into a template home; each test module copies that home, so modules
+can write logs, audit events and ``prodline.toml`` without seeing each other.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+from openai import OpenAI
+
+from prodline.serving.rag import create_rag_app
+from prodline.serving.server import uvicorn_config
+from prodline.workspace import Workspace
+
+HOST = "127.0.0.1"
+KB = "support-desk"
+ENV_VARS = ("PRODLINE_HOME", "PRODLINE_DB_URL", "PRODLINE_AUDIT_KEY", "PRODLINE_ARTIFACTS")
+
+DOCS = {
+    "refunds.md": """# Refund policy
+
+Refunds are issued within 14 days of receiving the returned item. The money goes back to
+the original payment method.
+
+## How to request a refund
+
+Contact support with your order number to start a refund. Items must be unused and in
+their original packaging.
+""",
+    "shipping.md": """# Shipping policy
+
+Standard shipping takes 3 to 5 business days within the country. Express shipping
+delivers the next business day for orders placed before noon.
+
+## International shipping
+
+International orders ship within 10 business days and customs fees are paid by the
+customer.
+""",
+    "warranty.md": """# Warranty
+
+Every appliance carries a two year warranty against manufacturing defects. The warranty
+does not cover damage from misuse or accidents.
+""",
+    "customer-note.md": """# Escalation note for the blender order
+
+The customer Jane Doe reported a damaged blender order. Call her at +1 415 555 0134 or
+write to jane.doe@example.com before Friday to arrange the replacement blender.
+""",
+}
+
+REFUND_Q = "How long do refunds take to be issued?"
+PII_Q = "Who reported the damaged blender order and how do we reach her?"
+
+
+@dataclass(frozen=True)
+class Template:
+    home: Path
+    docs: Path
+
+
+_TEMPLATE: Template | None = None
+
+
+def build_template(root: Path) -> Template:
+    """The session's KB home, built on first call (later calls return the same one)."""
+    global _TEMPLATE
+    if _TEMPLATE is not None:
+        return _TEMPLATE
+    docs = root / "docs"
+    docs.mkdir(parents=True)
+    for name, text in DOCS.items():
+        (docs / name).write_text(text, encoding="utf-8")
+    home = root / "home"
+    with pytest.MonkeyPatch.context() as mp:
+        for var in ENV_VARS:
+            mp.delenv(var, raising=False)
+        with Workspace.open(home, actor="tester") as ws:
+            ws.kbs.create(KB, owner="support")
+            ws.kbs.ingest(KB, [docs])
+    _TEMPLATE = Template(home, docs)
+    return _TEMPLATE
+
+
+@pytest.fixture(scope="session")
+def rag_template(tmp_path_factory: pytest.TempPathFactory) -> Template:
+    return build_template(tmp_path_factory.getbasetemp() / "rag-template")
+
+
+def copy_home(template: Template, dest: Path) -> Path:
+    shutil.copytree(template.home, dest)
+    return dest
+
+
+@contextlib.contextmanager
+def open_ws(home: Path) -> Iterator[Workspace]:
+    with pytest.MonkeyPatch.context() as mp:
+        for var in ENV_VARS:
+            mp.delenv(var, raising=False)
+        ws = Workspace.open(home, actor="tester")
+        try:
+            yield ws
+        finally:
+            ws.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def closed_url() -> str:
+    """A URL where nothing listens: connections are refused at once."""
+    return f"http://{HOST}:{free_port()}/v1"
+
+
+def write_llm_config(home: Path, dead_url: str) -> None:
+    """``prodline.toml``: an OpenAI-kind provider on a closed port first, then extractive."""
+    (home / "prodline.toml").write_text(
+        f"""[llm]
+fallback = ["dead", "extractive"]
+
+[llm.providers.dead]
+kind = "openai"
+model = "gpt-dead"
+base_url = "{dead_url}"
+timeout_s = 2
+retries = 0
+""",
+        encoding="utf-8",
+    )
+
+
+@dataclass
+class Live:
+    """A real uvicorn server on 127.0.0.1 in a thread of this process."""
+
+    url: str
+    app: Any
+    server: uvicorn.Server
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30)
+
+    def openai(self) -> OpenAI:
+        return OpenAI(base_url=f"{self.url}/v1", api_key="unused", max_retries=0, timeout=30)
+
+
+@contextlib.contextmanager
+def live_rag(ws: Workspace, kb: str = KB, **kwargs: Any) -> Iterator[Live]:
+    """Serve ``kb`` under uvicorn (asyncio loop, as serve_rag but without signals)."""
+    port = free_port()
+    app = create_rag_app(ws, kb, address=(HOST, port), **kwargs)
+    server = uvicorn.Server(uvicorn_config(app, HOST, port, loop="asyncio"))
+    thread = threading.Thread(target=server.run, name="test-rag-uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the RAG test server did not start")
+        time.sleep(0.01)
+    try:
+        yield Live(f"http://{HOST}:{port}", app, server)
+    finally:
+        server.should_exit = True
+        thread.join(30)
+        assert not thread.is_alive(), "the RAG test server did not stop"
+
+
+@contextlib.contextmanager
+def in_process(ws: Workspace, kb: str = KB, **kwargs: Any) -> Iterator[TestClient]:
+    """The app in this process (lifespan included); leaving the block is a clean stop."""
+    app = create_rag_app(ws, kb, **kwargs)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
+
+
+def openai_over(client: httpx.Client) -> OpenAI:
+    """The official client, sending through ``client`` (e.g. a TestClient)."""
+    return OpenAI(
+        base_url=f"{client.base_url}/v1", api_key="unused", max_retries=0, http_client=client
+    )
+
+
+def ask(question: str, **extra: Any) -> dict[str, Any]:
+    return {"model": KB, "messages": [{"role": "user", "content": question}], **extra}
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    """The value of one sample in Prometheus text output (0.0 when absent)."""
+    want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in text.splitlines():
+        if line.startswith("#") or " " not in line:
+            continue
+        key, value = line.rsplit(" ", 1)
+        sample, _, rest = key.partition("{")
+        got = ",".join(sorted(rest.rstrip("}").split(","))) if rest else ""
+        if sample == name and got == want:
+            return float(value)
+    return 0.0

@@ -54,7 +54,7 @@ K = 10
 SOURCES = 100
 KEPT = frozenset(range(10))  # sources 0..9: ~10% of the chunks
 
-CHROMA_CHILD = r'''
+CHROMA_CHILD = r"""
 import json, sys, tempfile, time
 import numpy as np
 import chromadb
@@ -89,7 +89,7 @@ for label, where in (("none", None), ("10%", {"source_id": {"$in": kept}})):
         ids.append([int(i) for i in r["ids"][0]])
     out[label] = {"ids": ids, "lat": lat}
 print(json.dumps(out))
-'''
+"""
 
 
 def make_data(n: int, nq: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -233,7 +233,14 @@ def chroma_python(version: str) -> Path | None:
             subprocess.run([sys.executable, "-m", "venv", str(CHROMA_VENV)], stdout=f).returncode
             == 0
             and subprocess.run(
-                [str(py), "-m", "pip", "install", f"chromadb=={version}", f"numpy=={np.__version__}"],
+                [
+                    str(py),
+                    "-m",
+                    "pip",
+                    "install",
+                    f"chromadb=={version}",
+                    f"numpy=={np.__version__}",
+                ],
                 stdout=f,
                 stderr=subprocess.STDOUT,
             ).returncode
@@ -284,8 +291,14 @@ def main() -> None:
 
     rows: list[tuple[str, str, float, float, float, float, float | None, str]] = []
 
-    def add(system: str, label: str, ids: list[list[int]], lat: list[float], build: float | None,
-            note: str = "") -> None:
+    def add(
+        system: str,
+        label: str,
+        ids: list[list[int]],
+        lat: list[float],
+        build: float | None,
+        note: str = "",
+    ) -> None:
         qps, p50, p99 = stats(lat)
         rows.append((system, label, recall(ids, truth[label]), qps, p50, p99, build, note))
 
@@ -297,10 +310,20 @@ def main() -> None:
         for label, keep in (("none", None), ("10%", mask)):
             ef = embedded._ef_for(K, int(keep.sum()) if keep is not None else n, n)
             result = race(raw, ours, xq, keep)
-            add("raw faiss HNSW", label, *result["raw"], raw_build if label == "none" else None,
-                f"ef={ef}")
-            add("prodline embedded", label, *result["ours"],
-                ours_build if label == "none" else None, f"ef={ef}")
+            add(
+                "raw faiss HNSW",
+                label,
+                *result["raw"],
+                raw_build if label == "none" else None,
+                f"ef={ef}",
+            )
+            add(
+                "prodline embedded",
+                label,
+                *result["ours"],
+                ours_build if label == "none" else None,
+                f"ef={ef}",
+            )
         ours.close()
     del raw
 
@@ -319,14 +342,21 @@ def main() -> None:
                 np.save(path, arr)
             res = run_chroma(py, files, timeout=4 * 3600)
             if res is not None:
-                add("chroma " + args.chroma_version, "none", *_pair(res["none"]), res["build_s"],
-                    "ef=64")
+                add(
+                    "chroma " + args.chroma_version,
+                    "none",
+                    *_pair(res["none"]),
+                    res["build_s"],
+                    "ef=64",
+                )
                 add("chroma " + args.chroma_version, "10%", *_pair(res["10%"]), None, "where $in")
                 chroma_filtered_qps = rows[-1][3]
 
     print()
-    print(f"{'system':22} {'filter':6} {'recall@10':>9} {'QPS':>8} {'p50 ms':>7} {'p99 ms':>7} "
-          f"{'build s':>8}  note")
+    print(
+        f"{'system':22} {'filter':6} {'recall@10':>9} {'QPS':>8} {'p50 ms':>7} {'p99 ms':>7} "
+        f"{'build s':>8}  note"
+    )
     for system, label, rec, qps, p50, p99, build, note in rows:
         b = f"{build:8.1f}" if build is not None else f"{'':8}"
         print(f"{system:22} {label:6} {rec:9.3f} {qps:8.0f} {p50:7.3f} {p99:7.3f} {b}  {note}")

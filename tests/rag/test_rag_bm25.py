@@ -44,7 +44,9 @@ def test_keyword_hits_best_first(index: Bm25Index) -> None:
 
 
 def test_only_documents_with_a_query_word_are_returned(index: Bm25Index) -> None:
-    assert index.search("shipping", k=10) == [(11, pytest.approx(index.search("shipping", 1)[0][1]))]
+    assert index.search("shipping", k=10) == [
+        (11, pytest.approx(index.search("shipping", 1)[0][1]))
+    ]
     assert index.search("the and of", k=5) == []  # stopwords only
     assert index.search("zebra", k=5) == []  # unknown word
     assert index.search("", k=5) == []

@@ -8,6 +8,7 @@ can write logs, audit events and ``prodline.toml`` without seeing each other.
 from __future__ import annotations
 
 import contextlib
+import re
 import shutil
 import socket
 import threading
@@ -84,8 +85,8 @@ def build_template(root: Path) -> Template:
         return _TEMPLATE
     docs = root / "docs"
     docs.mkdir(parents=True)
-    for name, text in DOCS.items():
-        (docs / name).write_text(text, encoding="utf-8")
+    for name, text in DOCS.items():  # one line per paragraph, as most editors save them
+        (docs / name).write_text(re.sub(r"(?<!\n)\n(?![\n#])", " ", text), encoding="utf-8")
     home = root / "home"
     with pytest.MonkeyPatch.context() as mp:
         for var in ENV_VARS:
@@ -97,8 +98,8 @@ def build_template(root: Path) -> Template:
     return _TEMPLATE
 
 
-@pytest.fixture(scope="session")
-def rag_template(tmp_path_factory: pytest.TempPathFactory) -> Template:
+def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
+    """The session's template home (built by the first module that asks)."""
     return build_template(tmp_path_factory.getbasetemp() / "rag-template")
 
 

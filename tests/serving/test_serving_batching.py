@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from prodline.serving.batching import MicroBatcher, PredictFailed
+from prodline.errors import ProdlineError
+from prodline.serving.batching import MicroBatcher
 from prodline.serving.payload import InputSpec, Parsed
 from prodline.serving.served import ServedModel
 
@@ -86,7 +87,7 @@ def test_a_failing_request_does_not_fail_its_batch() -> None:
         )
 
     outcomes = asyncio.run(go())
-    assert isinstance(outcomes[3], PredictFailed)
+    assert isinstance(outcomes[3], ProdlineError)
     assert "m@1 failed on this input: ValueError: cannot handle this value" in str(outcomes[3])
     assert [float(outcomes[i].predictions[0]) for i in (0, 1, 2, 4)] == [0.0, 1.0, 2.0, 4.0]
 
@@ -114,7 +115,7 @@ def test_wrong_prediction_count_is_an_error() -> None:
             return SimpleNamespace(predictions=np.zeros(1), probabilities=None, classes=None)
 
     batcher = MicroBatcher()
-    with pytest.raises(PredictFailed, match="returned 1 predictions for 2 rows"):
+    with pytest.raises(ProdlineError, match="returned 1 predictions for 2 rows"):
         asyncio.run(batcher.submit(served(Short()), rows(1.0, 2.0)))
 
 

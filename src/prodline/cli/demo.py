@@ -143,7 +143,7 @@ def _wait_version(url: str, record: dict[str, Any], version: int, timeout: float
     raise ProdlineError(f"The server did not switch to version {version} within {timeout} s.")
 
 
-def run_story(*, serve: bool = True, port: int = 8000) -> None:
+def run_story(*, serve: bool = True, port: int = 8000, rag: bool = True) -> None:
     """Run the whole story in the current workspace (``PRODLINE_HOME`` or ./.prodline)."""
     if not serve and not _port_free(port):
         port = _free_port()
@@ -259,6 +259,10 @@ def run_story(*, serve: bool = True, port: int = 8000) -> None:
 
         tree = ws.lineage.upstream(f"alias:{MODEL}@production")
         console.print(render_tree(tree, node_facts(ws, tree)))
+        if rag:
+            from prodline.cli.demo_rag import run_support_story
+
+            run_support_story(ws)
         if not serve:
             return
         console.print(

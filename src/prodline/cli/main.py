@@ -97,14 +97,15 @@ def demo(
         True, "--serve/--no-serve", help="Leave the server running at the end."
     ),
     port: int = typer.Option(8000, "--port", min=1, max=65535),
+    rag: bool = typer.Option(True, "--rag/--no-rag", help="Also run the support-desk RAG story."),
 ) -> None:
-    """Run the credit-risk story end to end in the current workspace.
+    """Run the credit-risk and support-desk stories end to end in the current workspace.
 
     Example: PRODLINE_HOME=/tmp/demo prodline demo --no-serve
     """
     from prodline.cli.demo import run_story
 
-    run_story(serve=serve_after, port=port)
+    run_story(serve=serve_after, port=port, rag=rag)
 
 
 def run() -> None:

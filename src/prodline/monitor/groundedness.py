@@ -105,12 +105,15 @@ _STOPWORDS = frozenset(
 _NEGATIONS = frozenset(
     "not no never cannot nor neither none nothing nobody without non unable".split()  # noqa: SIM905
 )
-_NUMBER_WORDS = {
-    w: str(i)
-    for i, w in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve".split()  # noqa: SIM905
+# "one" is left out: it is a pronoun more often than a number ("one of your admins").
+_NUMBER_WORDS = dict(
+    zip(
+        "two three four five six seven eight nine ten eleven twelve twenty thirty forty fifty "
+        "sixty seventy eighty ninety hundred".split(),  # noqa: SIM905
+        "2 3 4 5 6 7 8 9 10 11 12 20 30 40 50 60 70 80 90 100".split(),  # noqa: SIM905
+        strict=True,
     )
-} | {"twenty": "20", "thirty": "30", "forty": "40", "fifty": "50", "hundred": "100"}
+)
 _ABBREVIATIONS = re.compile(r"\b(?:e\.g|i\.e|etc|vs|approx|Mr|Mrs|Ms|Dr|St|No|Inc|Ltd)\.")
 _CITATION = re.compile(r"\s*\[(?:\^|[A-Za-z]+\s*)?\d+(?:\s*[,;–-]\s*\d+)*\]")
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
@@ -179,8 +182,8 @@ def _terms(sentence: str) -> _Terms:
         if raw[0].isdigit() or word in _NUMBER_WORDS:
             stem = _NUMBER_WORDS.get(word, raw.replace(",", ""))
             critical.add(stem)
-        elif word in _STOPWORDS or len(word) < 2:
-            continue
+        elif len(word) < 2 or (word in _STOPWORDS and not (position and raw.istitle())):
+            continue  # a stopword, unless it is a name mid-sentence ("12 May")
         else:
             stem = _stem("percent" if word == "%" else word.split("'")[0])
             if (position > 0 and raw[0].isupper()) or (len(raw) > 1 and raw.isupper()):

@@ -6,8 +6,9 @@ The rules, in order of priority:
 2. Within a section, whole paragraphs (separated by blank lines; a fenced code block
    counts as one paragraph) are packed into a chunk up to ``max_tokens``.
 3. A paragraph longer than ``max_tokens`` is split at sentence ends and line breaks,
-   a sentence longer than that between words, and a "word" longer than that (a URL,
-   base64, text without spaces) between characters.
+   a sentence longer than that between words, and a "word" longer than that (a long
+   URL, CJK text without spaces or full stops) between characters. A run of over 100
+   characters without punctuation is a single [UNK] to WordPiece, so it stays whole.
 4. Consecutive chunks of one section share about ``overlap`` tokens: whole sentences
    from the end of the previous chunk where they fit, its last words otherwise. The
    overlap shrinks when the next paragraph would not fit beside it, because keeping a
@@ -65,6 +66,8 @@ def chunk_document(
         the same section; ``0 <= overlap < max_tokens / 2``.
     count_tokens
         Token counter; defaults to the MiniLM WordPiece tokenizer (``count_tokens``).
+        Packing assumes counts add up over whitespace-joined pieces (true of word and
+        subword tokenizers); ``token_count`` is the counter's count of the whole chunk.
 
     Returns
     -------
@@ -134,7 +137,7 @@ def _default_counter() -> Counter:
 
 def _validate(max_tokens: int, overlap: int) -> None:
     if isinstance(max_tokens, bool) or not isinstance(max_tokens, int):
-        raise InvalidInput(f"max_tokens must be an integer, got {max_tokens!r}")
+        raise InvalidInput(f"max_tokens must be an integer, got {max_tokens!r}", field="max_tokens")
     if max_tokens < _MIN_MAX_TOKENS:
         raise InvalidInput(
             f"max_tokens must be at least {_MIN_MAX_TOKENS}, got {max_tokens}",

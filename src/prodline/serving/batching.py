@@ -28,13 +28,7 @@ from prodline.errors import ProdlineError
 from prodline.serving.payload import Parsed, to_arrays
 from prodline.serving.served import ServedModel
 
-__all__ = ["MicroBatcher", "Outcome", "PredictFailed"]
-
-
-class PredictFailed(ProdlineError):
-    """The model raised on input that passed the signature check."""
-
-    code = "error"
+__all__ = ["MicroBatcher", "Outcome"]
 
 
 @dataclass
@@ -170,7 +164,7 @@ def _predict(served: ServedModel, group: list[_Job]) -> list[Outcome]:
     predictions = np.asarray(prediction.predictions)
     total = sum(part.rows for part in parts)
     if len(predictions) != total:
-        raise PredictFailed(
+        raise ProdlineError(
             f"Model {served.ref} returned {len(predictions)} predictions for {total} rows."
         )
     probabilities = prediction.probabilities
@@ -191,7 +185,7 @@ def _failure(served: ServedModel, exc: Exception) -> BaseException:
     if isinstance(exc, ProdlineError):
         return exc
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return PredictFailed(
+    return ProdlineError(
         f"Model {served.ref} failed on this input: {type(exc).__name__}"
         f"{': ' + text[:300] if text else ''}.",
         model=served.name,

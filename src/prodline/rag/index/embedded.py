@@ -397,7 +397,20 @@ class EmbeddedIndex:
             if s.bits is not None:
                 mask &= np.unpackbits(s.bits, count=self._cols.n, bitorder="little").view(bool)
             rows = np.flatnonzero(mask)
-        scores = self._vectors()[rows] @ q[0]
+        # One thread and no gather copy: FAISS reads the selected rows in place (numpy's
+        # gather + BLAS gemv costs more and may start a BLAS thread pool).
+        xb = self._vectors()
+        rows = np.ascontiguousarray(rows, dtype=np.int64)
+        scores = np.empty(len(rows), np.float32)
+        faiss.fvec_inner_products_by_idx(
+            faiss.swig_ptr(scores),
+            faiss.swig_ptr(q),
+            faiss.swig_ptr(xb),
+            faiss.swig_ptr(rows),
+            self.dim,
+            1,
+            len(rows),
+        )
         if want < len(rows):
             top = np.argpartition(-scores, want - 1)[:want]
             rows, scores = rows[top], scores[top]

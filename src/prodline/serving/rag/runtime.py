@@ -234,7 +234,8 @@ class RagRuntime:
         for key in out:
             if key not in FILTER_KEYS:
                 raise InvalidInput(
-                    f"Unknown filter field '{key}'; use one of {', '.join(FILTER_KEYS)}.",
+                    f"filters.{key}: unknown filter field '{key}'; use one of "
+                    f"{', '.join(FILTER_KEYS)}.",
                     field=f"filters.{key}",
                 )
         return out
@@ -250,13 +251,23 @@ class RagRuntime:
             )
         return asked
 
+    def _search(self, query: str, **kwargs: Any) -> list[Hit]:
+        """``ws.kbs.search``, with its filter errors named as the request names them."""
+        try:
+            return self.ws.kbs.search(self.kb, query, **kwargs)
+        except InvalidInput as exc:
+            field = exc.details.get("field")
+            if isinstance(field, str) and field.startswith("filter."):
+                renamed = "filters." + field.removeprefix("filter.")
+                raise InvalidInput(f"{renamed}: {exc.message}", field=renamed) from None
+            raise
+
     # -- the request path (worker threads) -------------------------------------------
     def retrieve(self, req: RetrieveRequest, request_id: str, t0: float) -> dict[str, Any]:
         """``/v1/retrieve``: the hits as JSON-ready dicts; the call is logged."""
         if not req.query.strip():
             raise InvalidInput("The query is empty; give some words to search for.", field="query")
-        hits = self.ws.kbs.search(
-            self.kb,
+        hits = self._search(
             req.query,
             k=req.k or self.k,
             filters=self._filters(req.filters),
@@ -298,8 +309,7 @@ class RagRuntime:
                 f"messages[{index}].content is empty; the last user message is the question.",
                 field=f"messages[{index}].content",
             )
-        hits = self.ws.kbs.search(
-            self.kb,
+        hits = self._search(
             text,
             k=req.k or self.k,
             filters=self._filters(req.filters),

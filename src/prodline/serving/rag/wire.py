@@ -140,6 +140,7 @@ def chunk(
     created: int,
     delta: dict[str, Any],
     finish_reason: str | None = None,
+    /,
     **fields: Any,
 ) -> dict[str, Any]:
     """One ``chat.completion.chunk``; ``fields`` (usage, extensions) go on the top level."""

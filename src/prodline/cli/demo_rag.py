@@ -1,0 +1,121 @@
+"""The support-desk story: documents → knowledge base → governed RAG endpoint.
+
+Ingests the support handbook shipped in ``prodline/demo/docs`` (one page holds personal
+data) plus openly licensed text that ships inside scikit-learn (its dataset
+descriptions, BSD-3-Clause), serves the KB, and asks questions through the official
+``openai`` client: answers come back with citations and a groundedness score, and the
+question that retrieves personal data is routed to the self-hosted path.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from prodline.cli.demo import _free_port, _step, _wait_ready, console
+from prodline.workspace import Workspace
+
+__all__ = ["QUESTIONS", "run_support_story"]
+
+KB = "support-desk"
+QUESTIONS = [
+    "How long do refunds take?",
+    "How much does express delivery cost?",
+    "Does the warranty cover water damage?",
+    "Who handles escalated billing disputes?",
+    "How many samples are in the iris dataset?",
+]
+
+
+def corpus_folder(dest: Path) -> Path:
+    """Copy the demo corpus into ``dest``: our handbook and scikit-learn's descriptions."""
+    import sklearn.datasets
+
+    handbook = Path(str(resources.files("prodline.demo") / "docs"))
+    dest.mkdir(parents=True, exist_ok=True)
+    for page in sorted(handbook.glob("*.md")):
+        shutil.copyfile(page, dest / page.name)
+    descr = Path(sklearn.datasets.__file__).parent / "descr"
+    (dest / "sklearn-datasets").mkdir(exist_ok=True)
+    for rst in sorted(descr.glob("*.rst")):
+        shutil.copyfile(rst, dest / "sklearn-datasets" / f"{rst.stem}.txt")
+    return dest
+
+
+def run_support_story(ws: Workspace, *, port: int | None = None) -> None:
+    """Run the RAG story in ``ws``; the server it starts is stopped at the end."""
+    from openai import OpenAI
+
+    _step("6. build the support-desk knowledge base")
+    if not any(kb.name == KB for kb in ws.kbs.list()):
+        ws.kbs.create(KB, owner="support-team", description="support handbook and reference")
+    docs = corpus_folder(ws.home / "demo-corpus")
+    with console.status("ingesting (first run loads the embedding model)…"):
+        report = ws.kbs.ingest(KB, [docs], prune=True)
+    rate = report.chunks_added / report.seconds if report.seconds else 0.0
+    console.print(
+        f"{KB}@{report.version}: {len(report.added)} added, {report.unchanged} unchanged, "
+        f"{report.chunks_added} chunks ({rate:.0f} chunks/s)"
+    )
+    table = Table(title="sources with personal data")
+    for col in ("source", "sensitivity", "kinds"):
+        table.add_column(col)
+    for source in ws.kbs.sources(KB):
+        if source["sensitivity"] != "none":
+            table.add_row(
+                Path(source["source"]).name, source["sensitivity"], ", ".join(source["kinds"])
+            )
+    console.print(table)
+
+    _step("7. serve it and ask through the official openai client")
+    port = port or _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = dict(os.environ, PRODLINE_HOME=str(ws.home), PRODLINE_DB_URL=ws.settings.db_url)
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "prodline.cli.main", "serve", "rag", KB, "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=log,
+        )
+        try:
+            with console.status(f"starting the RAG server on {url}…"):
+                _wait_ready(url, proc, timeout=180)
+            client = OpenAI(base_url=f"{url}/v1", api_key="not-needed-locally")
+            for question in QUESTIONS:
+                reply = client.chat.completions.create(
+                    model=KB, messages=[{"role": "user", "content": question}]
+                )
+                _show(question, reply.choices[0].message.content or "", reply.model_extra or {})
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _show(question: str, answer: str, extra: dict[str, Any]) -> None:
+    grounded = extra.get("groundedness") or {}
+    flag = " [red](flagged)[/]" if grounded.get("flagged") else ""
+    console.print(f"[bold]Q:[/] {question}")
+    console.print(f"[bold]A:[/] {answer}", highlight=False)
+    cites = ", ".join(
+        f"[{c.get('index')}] {Path(str(c.get('source', ''))).name}"
+        + (f" ({c.get('sensitivity')})" if c.get("sensitivity") != "none" else "")
+        for c in extra.get("citations") or []
+    )
+    console.print(f"   citations: {cites or '-'}", highlight=False)
+    console.print(
+        f"   groundedness {float(grounded.get('score', 0.0)):.2f}{flag} · provider "
+        f"{extra.get('provider')} · {extra.get('route_reason', '')}",
+        highlight=False,
+    )

@@ -40,7 +40,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import faiss
+import faiss as _faiss
 import numpy as np
 
 from prodline.rag.index import embedded
@@ -48,6 +48,7 @@ from prodline.rag.index.embedded import EmbeddedIndex
 from prodline.rag.types import ChunkMeta, SearchFilter
 
 OUT = Path(__file__).resolve().parent / ".out" / "retrieval"
+faiss: Any = _faiss  # a SWIG module: its stubs lack most of what we call
 CHROMA_VENV = Path(__file__).resolve().parent / ".out" / "chroma-venv"
 DIM = 384
 K = 10
@@ -155,7 +156,7 @@ def build_prodline(xb: np.ndarray, src: np.ndarray, where: Path) -> tuple[Embedd
     def load() -> None:
         for s in range(0, len(xb), 10_000):
             e = min(s + 10_000, len(xb))
-            index.upsert(range(s, e), xb[s:e], metas[s:e])  # type: ignore[arg-type]
+            index.upsert(range(s, e), xb[s:e], metas[s:e])
 
     _, seconds = timed(load)
     return index, seconds
@@ -193,9 +194,7 @@ def race(
     return out
 
 
-def run_usearch(
-    xb: np.ndarray, xq: np.ndarray, mask: np.ndarray
-) -> dict[str, tuple[list[list[int]], list[float]]] | None:
+def run_usearch(xb: np.ndarray, xq: np.ndarray, mask: np.ndarray) -> dict[str, Any] | None:
     try:
         from usearch.index import Index
     except ImportError:
@@ -330,8 +329,9 @@ def main() -> None:
     if args.usearch:
         res = run_usearch(xb, xq, mask)
         if res is not None:
-            add("usearch HNSW", "none", *res["none"], res["build"], "ef=32")
-            add("usearch HNSW", "10%", *res["10%"], None, "over-fetch 20x")
+            (u_ids, u_lat), (uf_ids, uf_lat) = res["none"], res["10%"]
+            add("usearch HNSW", "none", u_ids, u_lat, res["build"], "ef=32")
+            add("usearch HNSW", "10%", uf_ids, uf_lat, None, "over-fetch 20x")
 
     chroma_filtered_qps: float | None = None
     if not args.skip_chroma:

@@ -239,5 +239,5 @@ def test_unnormalized_vectors_are_normalized(tmp_path: Path) -> None:
 
 
 def test_bad_dimension_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(InvalidInput, match="1..65536"):
+    with pytest.raises(InvalidInput, match=r"1\.\.65536"):
         EmbeddedIndex(tmp_path, dim=0)

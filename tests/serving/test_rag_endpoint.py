@@ -64,7 +64,9 @@ def test_openai_client_answers_with_citations_and_groundedness(live: Live) -> No
 
 def test_openai_client_stream_matches_the_plain_answer(live: Live) -> None:
     client = live.openai()
-    messages: Any = [{"role": "user", "content": "How long does shipping take?"}]
+    messages: Any = [
+        {"role": "user", "content": "How long does express and international shipping take?"}
+    ]
     plain = client.chat.completions.create(model=KB, messages=messages)
     chunks = list(client.chat.completions.create(model=KB, messages=messages, stream=True))
     assert chunks[0].choices[0].delta.role == "assistant"

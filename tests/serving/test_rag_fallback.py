@@ -98,6 +98,16 @@ def test_clearance_caps_what_is_retrieved(dead_ws: Workspace) -> None:
     assert above.status_code == 422 and above.json()["error"]["details"]["field"] == "clearance"
 
 
+def test_answers_below_the_threshold_are_flagged(dead_ws: Workspace) -> None:
+    with in_process(dead_ws, threshold=0.999, k=2) as http:
+        body = http.post("/v1/chat/completions", json=ask(REFUND_Q)).json()
+        text = http.get("/metrics").text
+    grounded = body["groundedness"]
+    assert grounded["flagged"] is True and grounded["score"] < 0.999
+    assert grounded["threshold"] == 0.999
+    assert metric(text, "prodline_rag_flagged_total", kb=KB) == 1
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "fragment"),
     [

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import faiss
+import faiss as _faiss
 import numpy as np
 
 from prodline.errors import IntegrityError, InvalidInput, StoreUnavailable
@@ -46,6 +46,8 @@ from prodline.rag.index._validate import as_ids, as_query, as_unit_rows, check_k
 from prodline.rag.types import ChunkMeta, SearchFilter
 
 __all__ = ["EmbeddedIndex"]
+
+faiss: Any = _faiss  # a SWIG module: its stubs lack most of what we call
 
 _M = 32
 _EF_CONSTRUCTION = 200
@@ -428,7 +430,8 @@ class EmbeddedIndex:
 
     def _write_meta(self, path: Path) -> None:
         with path.open("wb") as f:
-            np.savez(f, **{name: self._cols.view(name) for name in _COLUMNS})
+            arrays: dict[str, Any] = {name: self._cols.view(name) for name in _COLUMNS}
+            np.savez(f, **arrays)
 
     def _load(self, manifest: dict[str, Any]) -> None:
         where = self.directory

@@ -92,7 +92,9 @@ class MilvusIndex:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise StoreUnavailable(f"Cannot create {path.parent} for Milvus Lite: {exc}")
+                raise StoreUnavailable(
+                    f"Cannot create {path.parent} for Milvus Lite: {exc}; check the path."
+                ) from exc
             self._lite = str(path)
             with _lite_lock:
                 _lite_users[self._lite] = _lite_users.get(self._lite, 0) + 1

@@ -18,6 +18,11 @@ PACKAGES = [
     "prodline.models",
     "prodline.models.flavors",
     "prodline.serving",
+    "prodline.serving.rag",
+    "prodline.rag",
+    "prodline.rag.index",
+    "prodline.llm",
+    "prodline.monitor",
 ]
 
 

@@ -132,8 +132,7 @@ PASSAGES: list[dict[str, Any]] = [
         "fabricated": "The team can also assemble the sofa and remove your old one for a "
         "small extra fee.",
         "fabricated_extra": "Deliveries also run on Sundays in most of England.",
-        "changed": "Delivery is free on orders over £300; below that, standard delivery costs "
-        "£39.",
+        "changed": "Delivery is free on orders over £300; below that, standard delivery costs £39.",
         "contradiction": "Large furniture is left at the front door by a courier, and you "
         "will need to unpack it yourself.",
     },
@@ -259,8 +258,7 @@ PASSAGES: list[dict[str, Any]] = [
         ],
         "extractive": "Employees travelling on company business may claim meals up to a daily "
         "limit of €60 in Europe.",
-        "paraphrase": "On a business trip in Europe you can expense up to €60 per day for "
-        "food.",
+        "paraphrase": "On a business trip in Europe you can expense up to €60 per day for food.",
         "synthesis": "In Europe you can claim meals up to €60 a day, and you need receipts "
         "for anything over €25. Alcohol is only reimbursed at client dinners that a director "
         "approved in advance. Submit the claim in the expense tool within 30 days of the trip.",
@@ -331,8 +329,7 @@ PASSAGES: list[dict[str, Any]] = [
         "first year.",
         "fabricated": "They can also add up to four weeks of unpaid leave straight after the "
         "paid period.",
-        "fabricated_extra": "Leave for the second parent must start within a week of the "
-        "birth.",
+        "fabricated_extra": "Leave for the second parent must start within a week of the birth.",
         "changed": "The second parent receives 10 weeks of fully paid leave within the "
         "child's first year.",
         "contradiction": "The second parent's leave must be taken in a single block and "
@@ -460,10 +457,8 @@ PASSAGES: list[dict[str, Any]] = [
         "short": "You get an HTTP 429 response.",
         "reworded": "Extra calls get bounced with a too-many-requests error, and the response "
         "header tells your client exactly how long to pause before trying again.",
-        "fabricated": "Keys that exceed the limit three times in an hour are suspended for a "
-        "day.",
-        "fabricated_extra": "Rate limits are lifted automatically for customers on annual "
-        "billing.",
+        "fabricated": "Keys that exceed the limit three times in an hour are suspended for a day.",
+        "fabricated_extra": "Rate limits are lifted automatically for customers on annual billing.",
         "changed": "When a key goes over its limit, the API returns HTTP 503 with a "
         "Retry-After header.",
         "contradiction": "Requests over the limit are queued and processed later rather than "
@@ -494,8 +489,7 @@ PASSAGES: list[dict[str, Any]] = [
         "fabricated": "Hearthly also sells a rechargeable battery pack that lasts three years.",
         "fabricated_extra": "It also works with Zigbee hubs for local control.",
         "changed": "The Hearthly T2 thermostat runs on four AAA batteries or on a 24 V C-wire.",
-        "contradiction": "It only works when wired to a C-wire, since it has no battery "
-        "option.",
+        "contradiction": "It only works when wired to a C-wire, since it has no battery option.",
     },
     {
         "topic": "pricing-plans",
@@ -650,8 +644,7 @@ PASSAGES: list[dict[str, Any]] = [
         "short": "They use the waggle dance.",
         "reworded": "Returning foragers dance; the tilt of the dance encodes the heading "
         "relative to the sun, and its duration encodes how far to fly.",
-        "fabricated": "Bees also leave scent marks on the flowers so that nestmates can find "
-        "them.",
+        "fabricated": "Bees also leave scent marks on the flowers so that nestmates can find them.",
         "fabricated_extra": "The dance is performed in complete darkness inside the hive.",
         "changed": "Foragers tell nestmates where flowers are with the waggle dance, whose "
         "angle shows the direction relative to the moon.",
@@ -680,12 +673,10 @@ PASSAGES: list[dict[str, Any]] = [
         "short": "It flows through Vienna, Budapest, Bratislava and Belgrade.",
         "reworded": "Its banks are home to four national capitals, namely Belgrade, Budapest, "
         "Bratislava and Vienna.",
-        "fabricated": "It also flows through Bucharest, which is the largest city on the "
-        "river.",
+        "fabricated": "It also flows through Bucharest, which is the largest city on the river.",
         "fabricated_extra": "Boats can sail the whole length of the river from the source to "
         "the sea.",
-        "changed": "Four capital cities lie on its banks: Vienna, Bratislava, Budapest and "
-        "Sofia.",
+        "changed": "Four capital cities lie on its banks: Vienna, Bratislava, Budapest and Sofia.",
         "contradiction": "Vienna is the only capital city on the Danube.",
     },
     {
@@ -742,8 +733,7 @@ PASSAGES: list[dict[str, Any]] = [
         "short": "He developed it around 1440.",
         "reworded": "In the mid-fifteenth century, about 1440, a metalworker from Mainz came "
         "up with printing from reusable cast letters.",
-        "fabricated": "Gutenberg became wealthy from the invention and was made mayor of "
-        "Mainz.",
+        "fabricated": "Gutenberg became wealthy from the invention and was made mayor of Mainz.",
         "fabricated_extra": "His first printed work was a Latin grammar used in schools.",
         "changed": "Johannes Gutenberg developed a printing press with movable metal type "
         "around 1480.",
@@ -828,15 +818,15 @@ def _decorate(answer: str, pair_id: str) -> str:
 
 
 def build() -> list[dict[str, Any]]:
-    splits: dict[str, list[dict[str, Any]]] = {}
-    seen: dict[str, int] = {}
+    split: dict[str, str] = {}  # topic -> split, alternating within each domain
+    groups: dict[str, list[dict[str, Any]]] = {}
     for p in PASSAGES:
-        position = seen[p["domain"]] = seen.get(p["domain"], -1) + 1
-        p["split"] = "train" if position % 2 == 0 else "test"
-        splits.setdefault(f"{p['domain']}/{p['split']}", []).append(p)
+        position = sum(1 for q in PASSAGES[: PASSAGES.index(p)] if q["domain"] == p["domain"])
+        split[p["topic"]] = "train" if position % 2 == 0 else "test"
+        groups.setdefault(f"{p['domain']}/{split[p['topic']]}", []).append(p)
     rows: list[dict[str, Any]] = []
     for p in PASSAGES:
-        group = splits[f"{p['domain']}/{p['split']}"]
+        group = groups[f"{p['domain']}/{split[p['topic']]}"]
         neighbour = group[(group.index(p) + 1) % len(group)]
         answers = [(kind, p[kind], 1) for kind in GROUNDED] + [
             ("fabricated", p["fabricated"], 0),
@@ -856,7 +846,7 @@ def build() -> list[dict[str, Any]]:
                     "label": label,
                     "kind": kind,
                     "domain": p["domain"],
-                    "split": p["split"],
+                    "split": split[p["topic"]],
                 }
             )
     return rows

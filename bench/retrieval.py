@@ -24,7 +24,7 @@ Rows, one query at a time, one thread (``faiss.omp_set_num_threads(1)``):
 
 Targets (issue #3): prodline recall@10 >= 0.95 at >= 0.8x raw QPS, filter included.
 Run: ``.venv/bin/python bench/retrieval.py [--n 20000] [--million] [--queries 1000]
-[--skip-chroma] [--usearch]``
+[--skip-chroma] [--usearch] [--share-graph]``
 """
 
 from __future__ import annotations
@@ -277,6 +277,12 @@ def main() -> None:
     parser.add_argument("--skip-chroma", action="store_true")
     parser.add_argument("--chroma-version", default="1.5.9")
     parser.add_argument("--usearch", action="store_true", help="also measure usearch")
+    parser.add_argument(
+        "--share-graph",
+        action="store_true",
+        help="search a clone of prodline's graph as the raw baseline instead of building it "
+        "again (the same graph: FAISS adds are deterministic); halves the run on slow machines",
+    )
     args = parser.parse_args()
     n = 1_000_000 if args.million else args.n
     faiss.omp_set_num_threads(1)
@@ -301,11 +307,15 @@ def main() -> None:
         qps, p50, p99 = stats(lat)
         rows.append((system, label, recall(ids, truth[label]), qps, p50, p99, build, note))
 
-    raw, raw_build = build_raw(xb)
-    print(f"raw faiss built in {raw_build:.0f} s", flush=True)
     with tempfile.TemporaryDirectory(dir=OUT) as tmp:
         ours, ours_build = build_prodline(xb, src, Path(tmp) / "index")
         print(f"prodline built in {ours_build:.0f} s", flush=True)
+        raw_build: float | None = None
+        if args.share_graph:  # same adds in the same order: FAISS builds the same graph
+            raw = faiss.clone_index(ours._graph)
+        else:
+            raw, raw_build = build_raw(xb)
+            print(f"raw faiss built in {raw_build:.0f} s", flush=True)
         for label, keep in (("none", None), ("10%", mask)):
             ef = embedded._ef_for(K, int(keep.sum()) if keep is not None else n, n)
             result = race(raw, ours, xq, keep)
@@ -314,7 +324,7 @@ def main() -> None:
                 label,
                 *result["raw"],
                 raw_build if label == "none" else None,
-                f"ef={ef}",
+                f"ef={ef}" + (", prodline's graph cloned" if args.share_graph else ""),
             )
             add(
                 "prodline embedded",

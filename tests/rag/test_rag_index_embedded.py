@@ -142,6 +142,7 @@ def test_graph_walk_with_a_bitmap_keeps_k_hits(
 ) -> None:
     """With the exact shortcut off, the filter runs inside the HNSW walk itself."""
     monkeypatch.setattr(embedded, "_EXACT_MAX", 0)
+    monkeypatch.setattr(embedded, "_EXACT_SHARE", 0.0)
     ids, x, metas = _data(3_000)
     index = EmbeddedIndex(tmp_path, dim=DIM)
     index.upsert(ids, x, metas)

@@ -6,6 +6,7 @@ module (a keeper index holds its server up); each test gets a fresh collection.
 
 from __future__ import annotations
 
+import doctest
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -337,3 +338,28 @@ def test_plain_path_and_file_url_open_the_same_index(tmp_path: Path) -> None:
     assert second.ids() == {7}
     second.close()
     assert (tmp_path / "kb" / "MANIFEST.json").exists()
+
+
+def test_package_exports_are_sorted_and_importable() -> None:
+    import prodline.rag.index as package
+
+    assert package.__all__ == sorted(package.__all__)
+    for name in package.__all__:
+        assert getattr(package, name) is not None
+    with pytest.raises(AttributeError):
+        _ = package.NoSuchIndex
+
+
+def test_milvus_filter_expressions() -> None:
+    from prodline.rag.index import milvus
+
+    assert doctest.testmod(milvus, raise_on_error=True).attempted > 0
+    assert milvus.filter_expression(None) == ""
+    assert milvus.filter_expression(SearchFilter()) == ""
+    assert milvus.filter_expression(SearchFilter(owner_ids=frozenset())) is None
+    assert (
+        milvus.filter_expression(
+            SearchFilter(owner_ids=frozenset({2}), modified_after=1.5, modified_before=2e9)
+        )
+        == "owner_id in [2] and modified_at >= 1.5 and modified_at <= 2000000000.0"
+    )

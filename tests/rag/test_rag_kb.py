@@ -178,8 +178,9 @@ def test_kill_9_mid_ingest_then_rerun_leaves_index_and_metadata_agreeing(
     script = tmp_path / "ingest.py"
     script.write_text(INGEST_SCRIPT)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PRODLINE_")}
-    proc = subprocess.Popen([sys.executable, str(script), home, str(docs)], env=env,
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), home, str(docs)], env=env, stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout is not None
     deadline = time.monotonic() + 240
     files_seen = 0

@@ -98,6 +98,12 @@ def test_raw_stream_is_server_sent_events_ending_in_done(live: Live) -> None:
     assert '"object":"chat.completion.chunk"' in events[0]
 
 
+def test_model_may_be_omitted(live: Live) -> None:
+    with live.client() as http:
+        resp = http.post("/v1/chat/completions", json={"messages": _USER})
+    assert resp.status_code == 200 and resp.json()["model"] == KB
+
+
 def test_extension_fields_k_filters_and_system_messages(live: Live) -> None:
     client = live.openai()
     resp = client.chat.completions.create(

@@ -12,12 +12,17 @@ Design
   arrays aligned with rows. HNSW cannot remove nodes, so delete clears ``live[r]`` and
   upsert is delete + append; when more than 20% of rows are dead the graph is rebuilt
   from the live vectors (``compact``).
-* Filters become an ``IDSelectorBitmap`` over rows (built with vectorized numpy, cached
-  per filter until the next change) passed in ``SearchParametersHNSW``, so the graph walk
-  only collects matching rows: no over-fetch-and-drop. ``efSearch`` grows with ``k`` and
-  with the filter's selectivity; a filter that keeps fewer than ``_EXACT_MAX`` rows is
-  answered exactly from those rows (cheaper than walking a graph where few nodes count,
-  and never short of ``k``).
+* Filters become a row mask (vectorized numpy over the columns, cached per filter until
+  the next change). A mask keeping >= 8% of the rows (and > 4,096 of them) becomes an
+  ``IDSelectorBitmap`` passed in ``SearchParametersHNSW``, so the graph walk itself only
+  collects matching rows: no over-fetch-and-drop. efSearch is max(32, 2k) unfiltered
+  and max(64, 2k) filtered. A smaller mask is scored exactly over its rows
+  (``fvec_inner_products_by_idx``, in place, one thread): FAISS's filtered walk loses
+  recall fast below ~8% (measured on the 200k set, recall@10 at efSearch 64 -> 256:
+  10% 0.997 -> 1.0, 8% 0.989 -> 0.999, 5% 0.90 -> 0.94, 2% 0.56 -> 0.69, 1% 0.33 ->
+  0.51), while exact scoring costs ~0.1 µs a row (0.2 ms for 2,000 rows, ~2 ms for
+  16,000) and never comes back short of ``k``. At 1M chunks a 5% filter therefore costs
+  ~5-10 ms a query; an ACORN-style graph would be the next step if that matters.
 * ``flush`` writes ``index.<gen>.faiss`` and ``meta.<gen>.npz`` under new names, then
   commits them by replacing ``MANIFEST.json`` (see ``_files``): a kill -9 at any moment
   leaves the previous or the new generation, never a torn one.
@@ -28,7 +33,6 @@ Design
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 from collections.abc import Sequence

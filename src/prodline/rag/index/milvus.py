@@ -15,6 +15,7 @@ parameters).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -103,6 +104,10 @@ class MilvusIndex:
                 self._client = MilvusClient(uri=self._lite or uri, token=token)
                 self._ensure_collection()
         except Exception:
+            client = getattr(self, "_client", None)
+            if client is not None:
+                with contextlib.suppress(Exception):
+                    client.close()
             self._release_lite()
             raise
 

@@ -125,7 +125,7 @@ def create_rag_app(
     def fail(endpoint: str, exc: ProdlineError, request_id: str, t0: float | None) -> Response:
         status = wire.status_of(exc)
         runtime.failed += 1
-        seconds = 0.0 if t0 is None else time.perf_counter() - t0
+        seconds = None if t0 is None else time.perf_counter() - t0
         runtime.metrics.observe_request(endpoint, status, "", seconds)
         return _json(wire.error_body(exc, request_id), status, request_id)
 
@@ -211,6 +211,7 @@ def create_rag_app(
     @api.post(
         "/v1/chat/completions",
         summary="OpenAI chat completions, answered from the knowledge base",
+        description=wire.__doc__ or "",
     )
     async def chat(body: ChatRequest) -> Response:
         t0 = time.perf_counter()

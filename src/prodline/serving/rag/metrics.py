@@ -97,9 +97,13 @@ class RagMetrics:
     def watch_log_depth(self, depth: Callable[[], int]) -> None:
         self._log_depth.set_function(lambda: float(depth()))
 
-    def observe_request(self, endpoint: str, status: int, provider: str, seconds: float) -> None:
+    def observe_request(
+        self, endpoint: str, status: int, provider: str, seconds: float | None
+    ) -> None:
+        """Count one request; ``seconds`` is None when the body never reached a handler."""
         self.requests.labels(self.kb, endpoint, str(status), provider).inc()
-        self.latency.labels(self.kb, endpoint).observe(seconds)
+        if seconds is not None:
+            self.latency.labels(self.kb, endpoint).observe(seconds)
 
     def observe_answer(
         self,

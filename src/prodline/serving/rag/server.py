@@ -8,6 +8,7 @@ lifespan flushes the RAG log and audits ``server.stopped``.
 from __future__ import annotations
 
 import gc
+import os
 from typing import TYPE_CHECKING
 
 import uvicorn
@@ -19,7 +20,23 @@ from prodline.serving.server import _stop_quietly, bind, uvicorn_config
 if TYPE_CHECKING:
     from prodline.workspace import Workspace
 
-__all__ = ["serve_rag", "usage_hint"]
+__all__ = ["limit_torch_threads", "serve_rag", "usage_hint"]
+
+
+def limit_torch_threads(threads: int | None = None) -> int:
+    """Cap the embedding model's intra-op threads (default: half the CPUs, 1 to 4).
+
+    The server embeds for several requests at once, one worker thread each; letting each
+    call also fan out over every core oversubscribes the CPUs, and OpenMP's spinning then
+    makes a 5 ms query embedding take hundreds of ms on a busy machine. Returns the cap.
+    """
+    n = threads or max(1, min(4, (os.cpu_count() or 2) // 2))
+    try:
+        import torch
+    except ImportError:  # no RAG extras: nothing to cap (the embedder will say what to install)
+        return n
+    torch.set_num_threads(n)
+    return n
 
 
 def usage_hint(kb: str, host: str, port: int) -> str:
@@ -74,6 +91,7 @@ def serve_rag(
     except BaseException:
         sock.close()
         raise
+    limit_torch_threads()
     server = uvicorn.Server(uvicorn_config(app, host, port))
     print(usage_hint(kb, host, port), flush=True)
     # Libraries and the KB loaded so far live as long as the process: keep them out of the

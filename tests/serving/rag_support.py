@@ -192,8 +192,8 @@ def in_process(ws: Workspace, kb: str = KB, **kwargs: Any) -> Iterator[TestClien
         yield client
 
 
-def openai_over(client: httpx.Client) -> OpenAI:
-    """The official client, sending through ``client`` (e.g. a TestClient)."""
+def openai_over(client: Any) -> OpenAI:
+    """The official client, sending through ``client`` (a TestClient: the app in-process)."""
     return OpenAI(
         base_url=f"{client.base_url}/v1", api_key="unused", max_retries=0, http_client=client
     )

@@ -7,9 +7,11 @@ The app runs in this process (lifespan included), driven by the official client.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import openai
 import pytest
+from fastapi.testclient import TestClient
 from rag_support import (
     KB,
     PII_Q,
@@ -26,6 +28,7 @@ from rag_support import (
 )
 
 from prodline.errors import InvalidInput, NotFound
+from prodline.llm import LlmConfig, ProviderUnavailable
 from prodline.serving.rag import create_rag_app
 from prodline.workspace import Workspace
 
@@ -98,6 +101,43 @@ def test_clearance_caps_what_is_retrieved(dead_ws: Workspace) -> None:
     assert above.status_code == 422 and above.json()["error"]["details"]["field"] == "clearance"
 
 
+class _BreaksMidStream:
+    """A gateway whose provider dies after the first delta (as a real one can)."""
+
+    config = LlmConfig()
+
+    def stream(self, *args: Any, **kwargs: Any) -> Iterator[str]:
+        yield "Refunds are issued"
+        raise ProviderUnavailable(
+            "No LLM provider could answer mid-stream (dead: connection reset).",
+            tried=[{"provider": "dead", "error": "connection reset"}],
+            partial=True,
+        )
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_failure_mid_stream_ends_with_an_error_event(dead_ws: Workspace) -> None:
+    app = create_rag_app(dead_ws, KB, k=2)
+    app.state.runtime.gateway = _BreaksMidStream()
+    with TestClient(app) as http:
+        client = openai_over(http)
+        stream = client.chat.completions.create(
+            model=KB, messages=[{"role": "user", "content": REFUND_Q}], stream=True
+        )
+        seen: list[str] = []
+        with pytest.raises(openai.APIError) as caught:
+            for chunk in stream:
+                seen.append(chunk.choices[0].delta.content or "")
+        metrics = http.get("/metrics").text
+    assert "".join(seen) == "Refunds are issued"
+    assert "mid-stream" in caught.value.message
+    assert (caught.value.body or {})["details"]["partial"] is True  # type: ignore[index]
+    labels = {"kb": KB, "endpoint": "chat", "status": "503", "provider": ""}
+    assert metric(metrics, "prodline_rag_requests_total", **labels) == 1
+
+
 def test_answers_below_the_threshold_are_flagged(dead_ws: Workspace) -> None:
     with in_process(dead_ws, threshold=0.999, k=2) as http:
         body = http.post("/v1/chat/completions", json=ask(REFUND_Q)).json()
@@ -124,7 +164,7 @@ def test_bad_server_arguments_fail_before_serving(
     args: dict[str, object] = {"kb": KB, **kwargs}
     kb = str(args.pop("kb"))
     with pytest.raises(error, match=fragment):
-        create_rag_app(dead_ws, kb, **args)  # type: ignore[arg-type]
+        create_rag_app(dead_ws, kb, **args)
 
 
 def test_usage_hint_shows_the_openai_snippet() -> None:

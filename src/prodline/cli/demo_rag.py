@@ -31,7 +31,7 @@ QUESTIONS = [
     "How much does express delivery cost?",
     "Does the warranty cover water damage?",
     "Who handles escalated billing disputes?",
-    "How many samples are in the iris dataset?",
+    "How many instances are in the iris dataset?",
 ]
 
 

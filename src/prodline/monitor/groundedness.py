@@ -151,9 +151,14 @@ _CLAUSE_BREAKS = frozenset(
 _SUFFIXES = ("ations", "ation", "ments", "ment", "ings", "ing", "ies", "ied", "ed", "es", "ly", "s")
 
 
+# A single line break inside a paragraph is hard wrapping (as in most Markdown sources), not
+# a sentence end, unless the next line starts a bullet, heading, table row or field.
+_WRAP = re.compile(r"(?<=\S)[ \t]*\n(?![ \t]*(?:\n|[-*\u2022#=|:]|\d+[.)]\s))[ \t]*")
+
+
 def split_sentences(text: str) -> list[str]:
     """Split text into sentences: bullets and lines first, then sentence punctuation."""
-    text = _CITATION.sub("", text)
+    text = _WRAP.sub(" ", _CITATION.sub("", text))
     out: list[str] = []
     for line in text.splitlines():
         line = _BULLET.sub("", line).strip()

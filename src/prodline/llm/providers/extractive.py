@@ -100,11 +100,16 @@ class _Sentence:
     terms: tuple[str, ...]
 
 
+# A single line break inside a paragraph is hard wrapping, not a sentence end, unless the
+# next line starts a bullet, heading, table row or field.
+_WRAP = re.compile(r"(?<=\S)[ \t]*\n(?![ \t]*(?:\n|[-*\u2022#=|:]|\d+[.)]\s))[ \t]*")
+
+
 def _sentences(hits: Sequence[Hit]) -> list[_Sentence]:
     out: list[_Sentence] = []
     for h, hit in enumerate(hits):
         position = 0
-        for piece in _SPLIT.split(hit.text or ""):
+        for piece in _SPLIT.split(_WRAP.sub(" ", hit.text or "")):
             text = _BULLET.sub("", piece.strip()).strip()
             if len(_WORD.findall(text.lower())) < 3:  # headings, fragments
                 continue
@@ -133,6 +138,7 @@ class ExtractiveProvider:
         max_sentences: int = 3,
         embed_weight: float = 0.35,
         cue_bonus: float = 0.2,
+        context_weight: float = 0.5,
     ) -> None:
         self.config = config or ProviderConfig(
             name="extractive", kind="extractive", model="extractive", self_hosted=True
@@ -143,6 +149,7 @@ class ExtractiveProvider:
         self.max_sentences = max_sentences
         self.embed_weight = embed_weight
         self.cue_bonus = cue_bonus
+        self.context_weight = context_weight
 
     def __repr__(self) -> str:
         return f"ExtractiveProvider(min_score={self.min_score}, embed={self.embed is not None})"
@@ -150,8 +157,19 @@ class ExtractiveProvider:
     def close(self) -> None:
         """Nothing to release."""
 
-    def score(self, question: str, sentences: Sequence[_Sentence]) -> list[float]:
-        """Support of each sentence for ``question``, roughly in [0, 1]."""
+    def score(
+        self,
+        question: str,
+        sentences: Sequence[_Sentence],
+        context: Sequence[frozenset[str]] = (),
+    ) -> list[float]:
+        """Support of each sentence for ``question``, roughly in [0, 1].
+
+        ``context`` holds, per hit, the terms of its title, heading and file name: a
+        question word found there but not in the sentence still counts, at
+        ``context_weight``, so "how many instances in the iris dataset" prefers the
+        sentence under the *Iris* heading over the same sentence about digits.
+        """
         wanted = set(_terms(question))
         if not sentences or not wanted:
             return [0.0] * len(sentences)
@@ -165,6 +183,9 @@ class ExtractiveProvider:
             tf = Counter(s.terms)
             norm = _K1 * (1 - _B + _B * len(s.terms) / avg)
             hit = sum(idf[t] * tf[t] * (_K1 + 1) / (tf[t] + norm) for t in wanted if t in tf)
+            if hit and s.hit < len(context):
+                around = sum(idf[t] for t in wanted if t not in tf and t in context[s.hit])
+                hit += self.context_weight * around
             scores.append(hit / total)
         cues = [has for asks, has in _CUES if asks.search(question)]
         scores = [
@@ -181,8 +202,11 @@ class ExtractiveProvider:
 
     def _pick(self, question: str, hits: Sequence[Hit]) -> list[tuple[float, _Sentence]]:
         sentences = _sentences(hits)
+        context = [
+            frozenset(_terms(f"{h.title} {h.heading} {h.source.rsplit('/', 1)[-1]}")) for h in hits
+        ]
         ranked = sorted(
-            zip(self.score(question, sentences), sentences, strict=True),
+            zip(self.score(question, sentences, context), sentences, strict=True),
             key=lambda pair: (-pair[0], pair[1].hit, pair[1].position),
         )
         if not ranked or ranked[0][0] < self.min_score:

@@ -384,6 +384,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         chunks, build_s = build_kb(home, docs, args.fresh)
         rows = [bench_search(home, rows_qs[0])]
+        log_file = home / "logs" / f"rag-{KB}.jsonl"
+        before = len(log_file.read_bytes().splitlines()) if log_file.exists() else 0
         port = free_port()
         url = f"http://{HOST}:{port}"
         with open(RUN / "server.log", "w") as log:
@@ -404,13 +406,14 @@ def main(argv: list[str] | None = None) -> int:
     except BenchError as exc:
         console.print(f"[red]bench failed:[/] {exc}", markup=True, highlight=False)
         return 1
-    logged = len((home / "logs" / f"rag-{KB}.jsonl").read_bytes().splitlines())
+    logged = len(log_file.read_bytes().splitlines()) - before
     header = (
         f"rag bench: KB '{KB}' = README.md + 50 generated docs, {chunks} chunks "
         f"(ready in {build_s:.1f} s); {n} distinct questions per row; extractive answerer; "
         f"server: prodline serve rag (1 worker, uvloop/httptools) in its own process; "
         f"load average at start {load_at_start:.2f} on {os.cpu_count()} cpus; "
-        f"log lines so far {logged}, shed {seen.get('prodline_rag_log_shed_total', 0):g}, "
+        f"RAG log lines written {logged}, "
+        f"shed {seen.get('prodline_rag_log_shed_total', 0):g}, "
         f"flagged {seen.get('prodline_rag_flagged_total', 0):g}"
     )
     report(rows, header)

@@ -106,4 +106,5 @@ HTTP_STATUS: dict[str, int] = {
     IntegrityError.code: 500,
     UnsafeModel.code: 422,
     StoreUnavailable.code: 503,
+    "provider_unavailable": 503,  # prodline.llm.ProviderUnavailable: no LLM provider answered
 }

@@ -24,7 +24,7 @@ from prodline.serving.options import ServeOptions
 if TYPE_CHECKING:
     from prodline.workspace import Workspace
 
-__all__ = ["bind", "serve", "uvicorn_config"]
+__all__ = ["bind", "serve", "stop_quietly", "uvicorn_config"]
 
 GRACEFUL_SHUTDOWN_S = 30
 
@@ -67,7 +67,7 @@ def serve(
     gc.collect()
     gc.freeze()
     try:
-        with _stop_quietly():
+        with stop_quietly():
             server.run(sockets=[sock])
     except SystemExit as exc:  # uvicorn exits when the lifespan startup fails
         raise ProdlineError(
@@ -85,7 +85,7 @@ class _Stopped(Exception):
 
 
 @contextlib.contextmanager
-def _stop_quietly() -> Iterator[None]:
+def stop_quietly() -> Iterator[None]:
     """Make SIGINT/SIGTERM end ``serve()`` normally once uvicorn has shut down gracefully.
 
     uvicorn handles the signal (stop accepting, finish requests, run the lifespan

@@ -16,16 +16,11 @@ import asyncio
 import itertools
 import logging
 import secrets
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
-import numpy.typing as npt
 
 from prodline.errors import InvalidInput, NotFound
 from prodline.ledger.lineage import node
@@ -33,54 +28,17 @@ from prodline.llm import ChatMessage, Completion, Gateway, load_llm_config
 from prodline.monitor import Groundedness, GroundednessScorer
 from prodline.rag.retrieve import FILTER_KEYS, MAX_K
 from prodline.rag.types import SENSITIVITY_ORDER, Hit
+from prodline.serving.rag.embedcache import CachedEmbed
 from prodline.serving.rag.metrics import RagMetrics
 from prodline.serving.rag.raglog import RagLog
 from prodline.serving.rag.schema import ChatRequest, RetrieveRequest
 
 if TYPE_CHECKING:
-    from prodline.rag.embed import Embedder
     from prodline.workspace import Workspace
 
-__all__ = ["Answer", "CachedEmbed", "Question", "RagRuntime"]
+__all__ = ["Answer", "Question", "RagRuntime", "hit_dict"]
 
 log = logging.getLogger("prodline.serving")
-
-
-class CachedEmbed:
-    """``embed(texts)`` with an LRU cache by text, shared by the answerer and the scorer.
-
-    Chunk sentences come back request after request (the KB changes rarely), so after
-    warm-up a call embeds little more than the question: misses go to the model in one
-    batch. Vectors are read-only views; callers never modify them.
-    """
-
-    def __init__(self, embedder: Embedder, max_items: int = 50_000) -> None:
-        self.embedder = embedder
-        self.max_items = max_items
-        self._cache: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def __call__(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        items = list(texts)
-        found: dict[str, npt.NDArray[np.float32]] = {}
-        with self._lock:
-            for text in items:
-                vector = self._cache.get(text)
-                if vector is not None:
-                    self._cache.move_to_end(text)
-                    found[text] = vector
-        missing = list(dict.fromkeys(t for t in items if t not in found))
-        if missing:
-            vectors = self.embedder.embed(missing)
-            vectors.setflags(write=False)
-            with self._lock:
-                for text, vector in zip(missing, vectors, strict=True):
-                    found[text] = self._cache[text] = vector
-                while len(self._cache) > self.max_items:
-                    self._cache.popitem(last=False)
-        if not items:
-            return np.zeros((0, self.embedder.dim), dtype=np.float32)
-        return np.vstack([found[t] for t in items])
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import uvicorn
 
 from prodline.errors import ProdlineError
 from prodline.serving.rag.app import create_rag_app
-from prodline.serving.server import _stop_quietly, bind, uvicorn_config
+from prodline.serving.server import bind, stop_quietly, uvicorn_config
 
 if TYPE_CHECKING:
     from prodline.workspace import Workspace
@@ -99,7 +99,7 @@ def serve_rag(
     gc.collect()
     gc.freeze()
     try:
-        with _stop_quietly():
+        with stop_quietly():
             server.run(sockets=[sock])
     except SystemExit as exc:  # uvicorn exits when the lifespan startup fails
         raise ProdlineError(

@@ -38,12 +38,9 @@ from prodline.rag.types import Hit
 __all__ = ["DONE", "chunk", "completion_body", "error_body", "extras", "sse", "status_of"]
 
 DONE = b"data: [DONE]\n\n"
-_STATUS = {"provider_unavailable": 503}
-
-
 def status_of(exc: ProdlineError) -> int:
     """HTTP status of an error; no provider could answer is 503 (with the tried list)."""
-    return _STATUS.get(exc.code, HTTP_STATUS.get(exc.code, 500))
+    return HTTP_STATUS.get(exc.code, 500)
 
 
 def error_body(exc: ProdlineError, request_id: str) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
+import numpy as np
 import sqlalchemy as sa
 
 from prodline.errors import InvalidInput
@@ -131,8 +132,13 @@ def search(
     filters: Mapping[str, str] | None = None,
     clearance: str = "phi",
     mode: Mode = "hybrid",
+    vector: np.ndarray | None = None,
 ) -> list[Hit]:
-    """The ``k`` best chunks for ``query`` that pass the filters, best first."""
+    """The ``k`` best chunks for ``query`` that pass the filters, best first.
+
+    ``vector`` is the query's embedding when the caller already has it (a server that
+    caches embeddings), so the question is not embedded twice.
+    """
     from prodline.rag.fusion import reciprocal_rank_fusion
 
     if not query or not query.strip():
@@ -150,7 +156,8 @@ def search(
     depth = max(k * 4, 20)
     rankings = []
     if mode in ("hybrid", "vector"):
-        vector = kbs.embedder().embed_query(query)
+        if vector is None:
+            vector = kbs.embedder().embed_query(query)
         rankings.append(kbs.vector_index(name).search(vector, depth, None if flt.is_empty else flt))
     if mode in ("hybrid", "bm25"):
         rankings.append(kbs.bm25(name).search(query, depth, allowed))

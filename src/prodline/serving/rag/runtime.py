@@ -211,6 +211,8 @@ class RagRuntime:
 
     def _search(self, query: str, **kwargs: Any) -> list[Hit]:
         """``ws.kbs.search``, with its filter errors named as the request names them."""
+        if kwargs.get("mode", "hybrid") != "bm25":  # embed once, through the shared cache
+            kwargs["vector"] = self.embed([query])[0]
         try:
             return self.ws.kbs.search(self.kb, query, **kwargs)
         except InvalidInput as exc:

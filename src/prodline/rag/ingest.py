@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from prodline.rag.kb import KnowledgeBases
     from prodline.workspace import Workspace
 
-__all__ = ["IngestReport", "ingest", "record_version", "remove_source"]
+__all__ = ["IngestReport", "embed_text", "ingest", "record_version", "remove_source"]
 
 Progress = Callable[[str, int, int, float], None]  # (event, files_done, chunks_done, chunks/s)
 
@@ -66,7 +66,7 @@ class IngestReport:
         }
 
 
-def _embed_text(title: str, heading: str, text: str) -> str:
+def embed_text(title: str, heading: str, text: str) -> str:
     head = " — ".join(p for p in (title, heading) if p)
     return f"{head}\n\n{text}" if head else text
 
@@ -121,7 +121,7 @@ def ingest(
             continue
         tags = [summarize(scan_text(d.text)) for d in drafts]
         t0 = time.perf_counter()
-        vectors = embedder.embed([_embed_text(d.title, d.heading, d.text) for d in drafts])
+        vectors = embedder.embed([embed_text(d.title, d.heading, d.text) for d in drafts])
         report.embed_seconds += time.perf_counter() - t0
         new_ids, old_ids, meta = _replace_source(
             ws, kbs, kb.id, name, item, drafts, tags, vectors, owner or kb.owner

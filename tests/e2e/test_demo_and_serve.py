@@ -50,6 +50,15 @@ def test_demo_runs_the_whole_story(tmp_path: Path) -> None:
         "audit verify: ok",
         "sensitive: sex:pii(sex), age:pii(age)",
         "ingested from source UCI",
+        # the support-desk RAG story
+        "support-desk@1:",
+        "sources with personal data",
+        "escalations.md",
+        "Q: How long do refunds take?",
+        "within 14 days",
+        "citations: [1] refunds.md",
+        "groundedness",
+        "context has pii: restricted to self-hosted providers",
     ):
         assert text in out, text
     verify = subprocess.run(

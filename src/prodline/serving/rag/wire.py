@@ -38,6 +38,8 @@ from prodline.rag.types import Hit
 __all__ = ["DONE", "chunk", "completion_body", "error_body", "extras", "sse", "status_of"]
 
 DONE = b"data: [DONE]\n\n"
+
+
 def status_of(exc: ProdlineError) -> int:
     """HTTP status of an error; no provider could answer is 503 (with the tried list)."""
     return HTTP_STATUS.get(exc.code, 500)

@@ -11,9 +11,9 @@ Example
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -29,7 +29,7 @@ from prodline.serving.runtime import Runtime
 if TYPE_CHECKING:
     from prodline.workspace import Workspace
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "lifespan_of"]
 
 _PREDICT_DOC = {
     "requestBody": {
@@ -81,7 +81,18 @@ def create_app(
     return ServingApp(runtime, _build_api(runtime))
 
 
-def _build_api(runtime: Runtime) -> FastAPI:
+class _Lifecycle(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+def lifespan_of(
+    runtime: _Lifecycle,
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """The app's lifespan: ``runtime.start()`` before the first request, ``runtime.stop()``
+    after the last, even when serving fails."""
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await runtime.start()
@@ -90,9 +101,13 @@ def _build_api(runtime: Runtime) -> FastAPI:
         finally:
             await runtime.stop()
 
+    return lifespan
+
+
+def _build_api(runtime: Runtime) -> FastAPI:
     api = FastAPI(
         title=f"prodline serving {runtime.name}@{runtime.alias}",
-        lifespan=lifespan,
+        lifespan=lifespan_of(runtime),
         description="Predictions from a prodline model alias.",
     )
 

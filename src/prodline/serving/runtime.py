@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from prodline.errors import HTTP_STATUS, InvalidInput, NotFound, ProdlineError
 from prodline.ledger.lineage import node
 from prodline.serving.batching import MicroBatcher
+from prodline.serving.logqueue import BoundedLogWriter
 from prodline.serving.metrics import ServerMetrics
 from prodline.serving.options import ServeOptions
 from prodline.serving.payload import parse
@@ -28,12 +29,60 @@ from prodline.serving.served import ServedModel, load_served
 if TYPE_CHECKING:
     from prodline.workspace import Workspace
 
-__all__ = ["Runtime"]
+__all__ = ["Runtime", "ServerState"]
 
 log = logging.getLogger("prodline.serving")
 
 
-class Runtime:
+class ServerState:
+    """What every prodline server keeps while it runs (the prediction and RAG servers alike).
+
+    Readiness, the answered/failed counts, request ids, and the ``server.started`` and
+    ``server.stopped`` audit events with the ``deployed_as`` lineage edge.
+    """
+
+    def __init__(self, ws: Workspace, subject: str, address: tuple[str, int] | None) -> None:
+        self.ws = ws
+        self.subject = subject
+        self.address = address
+        self.ready = False
+        self.answered = 0
+        self.failed = 0
+        self.started_at = 0.0
+        self._ids = itertools.count(1)
+        self._id_prefix = secrets.token_hex(6)
+
+    def new_request_id(self) -> str:
+        return f"{self._id_prefix}-{next(self._ids)}"
+
+    def _record_started(self, source: str, deployment: str, details: dict[str, Any]) -> None:
+        """Link ``source`` to ``deployment`` and audit ``server.started``, in one transaction."""
+        host, port = self.address or (None, None)
+        with self.ws.tx() as conn:
+            self.ws.lineage.record(conn, source, deployment, "deployed_as")
+            self.ws.audit.record(
+                conn, "server.started", self.subject, {"host": host, "port": port, **details}
+            )
+
+    async def _audit_stopped(self, head: dict[str, Any], writer: BoundedLogWriter[Any]) -> None:
+        """Audit ``server.stopped``: ``head``, then the counts, the log's and the uptime."""
+        await asyncio.to_thread(
+            self.ws.audit.append,
+            "server.stopped",
+            self.subject,
+            {
+                **head,
+                "requests": self.answered + self.failed,
+                "answered": self.answered,
+                "failed": self.failed,
+                "logged": writer.written,
+                "shed": writer.shed,
+                "uptime_s": round(time.monotonic() - self.started_at, 3),
+            },
+        )
+
+
+class Runtime(ServerState):
     """One served ``name@alias``: model reference, batcher, log writer, metrics, watcher.
 
     The model is loaded here, eagerly, so a wrong name or alias fails before any socket
@@ -48,12 +97,10 @@ class Runtime:
         options: ServeOptions | None = None,
         address: tuple[str, int] | None = None,
     ) -> None:
-        self.ws = ws
+        super().__init__(ws, node("deployment", name, alias), address)
         self.options = opts = options or ServeOptions()
-        self.address = address
         self.served: ServedModel = load_served(ws, name, alias)
         self.name, self.alias = name, alias
-        self.subject = node("deployment", name, alias)
         self.metrics = ServerMetrics(name, alias)
         self.metrics.served_version.set(self.served.version)
         self.batcher = MicroBatcher(
@@ -72,12 +119,6 @@ class Runtime:
         self.watcher = AliasWatcher(
             ws, self.subject, lambda: self.served, self._swap, opts.poll_interval_s
         )
-        self.ready = False
-        self.answered = 0
-        self.failed = 0
-        self.started_at = 0.0
-        self._ids = itertools.count(1)
-        self._id_prefix = secrets.token_hex(6)
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
@@ -93,48 +134,24 @@ class Runtime:
         await self.batcher.drain()
         self.batcher.close()
         await asyncio.to_thread(self.predlog.close)
-        await asyncio.to_thread(
-            self.ws.audit.append,
-            "server.stopped",
-            self.subject,
-            {
-                "version": self.served.version,
-                "requests": self.answered + self.failed,
-                "answered": self.answered,
-                "failed": self.failed,
-                "logged": self.predlog.written,
-                "shed": self.predlog.shed,
-                "uptime_s": round(time.monotonic() - self.started_at, 3),
-            },
-        )
+        await self._audit_stopped({"version": self.served.version}, self.predlog)
 
     def _record_start(self) -> None:
-        host, port = self.address or (None, None)
-        with self.ws.tx() as conn:
-            self.ws.lineage.record(
-                conn, node("alias", self.name, self.alias), self.subject, "deployed_as"
-            )
-            self.ws.audit.record(
-                conn,
-                "server.started",
-                self.subject,
-                {
-                    "host": host,
-                    "port": port,
-                    "model": self.name,
-                    "alias": self.alias,
-                    "version": self.served.version,
-                    "flavor": self.served.flavor,
-                },
-            )
+        self._record_started(
+            node("alias", self.name, self.alias),
+            self.subject,
+            {
+                "model": self.name,
+                "alias": self.alias,
+                "version": self.served.version,
+                "flavor": self.served.flavor,
+            },
+        )
 
     def _swap(self, new: ServedModel) -> None:
         self.served = new
         self.metrics.served_version.set(new.version)
         self.metrics.switches.inc()
-
-    def new_request_id(self) -> str:
-        return f"{self._id_prefix}-{next(self._ids)}"
 
     # -- the request path ------------------------------------------------------------
     async def predict(

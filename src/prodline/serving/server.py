@@ -24,7 +24,7 @@ from prodline.serving.options import ServeOptions
 if TYPE_CHECKING:
     from prodline.workspace import Workspace
 
-__all__ = ["bind", "serve", "stop_quietly", "uvicorn_config"]
+__all__ = ["bind", "run_until_stopped", "serve", "stop_quietly", "uvicorn_config"]
 
 GRACEFUL_SHUTDOWN_S = 30
 
@@ -54,16 +54,31 @@ def serve(
     except BaseException:
         sock.close()
         raise
-    server = uvicorn.Server(uvicorn_config(app, host, port))
     shown = f"[{host}]" if ":" in host else host
     served = app.runtime.served
-    print(
+    banner = (
         f"Serving {name}@{alias} (version {served.version}): POST "
-        f"http://{shown}:{port}/v1/models/{name}/predict  (metrics: /metrics; Ctrl-C stops)",
-        flush=True,
+        f"http://{shown}:{port}/v1/models/{name}/predict  (metrics: /metrics; Ctrl-C stops)"
     )
-    # Everything loaded so far (model, libraries) lives as long as the process: keep it out
-    # of the cyclic GC, whose full passes over it would stall requests for 50+ ms.
+    run_until_stopped(app, sock, host, port, banner=banner, what=f"The server for {name}@{alias}")
+
+
+def run_until_stopped(
+    app: Any, sock: socket.socket, host: str, port: int, *, banner: str, what: str
+) -> None:
+    """Print ``banner``, then serve ``app`` on ``sock`` under uvicorn until SIGINT/SIGTERM;
+    ``sock`` is closed on return.
+
+    Raises
+    ------
+    ProdlineError
+        The server did not start (``what`` names it: "The server for m@a").
+    """
+    server = uvicorn.Server(uvicorn_config(app, host, port))
+    print(banner, flush=True)
+    # Everything loaded so far (model or knowledge base, libraries) lives as long as the
+    # process: keep it out of the cyclic GC, whose full passes over it would stall requests
+    # for 50+ ms.
     gc.collect()
     gc.freeze()
     try:
@@ -71,13 +86,12 @@ def serve(
             server.run(sockets=[sock])
     except SystemExit as exc:  # uvicorn exits when the lifespan startup fails
         raise ProdlineError(
-            f"The server for {name}@{alias} did not start (exit {exc.code}); see the "
-            "messages above."
+            f"{what} did not start (exit {exc.code}); see the messages above."
         ) from None
     finally:
         sock.close()
     if not server.started:
-        raise ProdlineError(f"The server for {name}@{alias} did not start; see the messages above.")
+        raise ProdlineError(f"{what} did not start; see the messages above.")
 
 
 class _Stopped(Exception):

@@ -25,8 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -37,6 +36,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from prodline.errors import InvalidInput, NotFound, ProdlineError
 from prodline.llm import Completion
+from prodline.serving.app import lifespan_of
 from prodline.serving.metrics import CONTENT_TYPE_LATEST
 from prodline.serving.rag import wire
 from prodline.serving.rag.runtime import Answer, Question, RagRuntime
@@ -104,17 +104,9 @@ def create_rag_app(
         address=address,
     )
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await runtime.start()
-        try:
-            yield
-        finally:
-            await runtime.stop()
-
     api = FastAPI(
         title=f"prodline RAG over {kb}",
-        lifespan=lifespan,
+        lifespan=lifespan_of(runtime),
         description=(
             "OpenAI-compatible chat completions answered from a prodline knowledge base, "
             "with citations and groundedness in extension fields."

@@ -13,9 +13,7 @@ fallback) → score groundedness against the retrieved chunks → queue the log 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
-import secrets
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -32,6 +30,7 @@ from prodline.serving.rag.embedcache import CachedEmbed
 from prodline.serving.rag.metrics import RagMetrics
 from prodline.serving.rag.raglog import RagLog
 from prodline.serving.rag.schema import ChatRequest, RetrieveRequest
+from prodline.serving.runtime import ServerState
 
 if TYPE_CHECKING:
     from prodline.workspace import Workspace
@@ -67,7 +66,7 @@ class Answer:
         return time.perf_counter() - self.question.t0
 
 
-class RagRuntime:
+class RagRuntime(ServerState):
     """One served knowledge base: gateway, scorer, log writer, metrics.
 
     Everything that can be wrong in the arguments (the KB, the provider, clearance,
@@ -86,7 +85,7 @@ class RagRuntime:
         address: tuple[str, int] | None = None,
         gateway: Gateway | None = None,
     ) -> None:
-        self.ws = ws
+        super().__init__(ws, f"kb:{kb}", address)
         self.kb = kb
         self.info = ws.kbs.get(kb)
         if clearance not in SENSITIVITY_ORDER:
@@ -104,7 +103,6 @@ class RagRuntime:
         self.clearance = clearance
         self.threshold = threshold
         self.k = k
-        self.address = address
         self.embedder = ws.kbs.embedder()
         self.embed = CachedEmbed(self.embedder)
         self.gateway = gateway or Gateway(load_llm_config(ws.home), embed=self.embed)
@@ -116,12 +114,6 @@ class RagRuntime:
             ws, kb, on_written=self.metrics.log_written.inc, on_shed=self.metrics.log_shed.inc
         )
         self.metrics.watch_log_depth(self.raglog.depth)
-        self.ready = False
-        self.answered = 0
-        self.failed = 0
-        self.started_at = 0.0
-        self._ids = itertools.count(1)
-        self._id_prefix = secrets.token_hex(6)
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
@@ -135,20 +127,7 @@ class RagRuntime:
         self.ready = False
         await asyncio.to_thread(self.raglog.close)
         self.gateway.close()
-        await asyncio.to_thread(
-            self.ws.audit.append,
-            "server.stopped",
-            f"kb:{self.kb}",
-            {
-                "kb": self.kb,
-                "requests": self.answered + self.failed,
-                "answered": self.answered,
-                "failed": self.failed,
-                "logged": self.raglog.written,
-                "shed": self.raglog.shed,
-                "uptime_s": round(time.monotonic() - self.started_at, 3),
-            },
-        )
+        await self._audit_stopped({"kb": self.kb}, self.raglog)
 
     def _warm(self) -> None:
         """Load the embedding model and the KB's indexes now, not on the first request."""
@@ -157,34 +136,20 @@ class RagRuntime:
             self.ws.kbs.search(self.kb, "warm up the indexes", k=1)
 
     def _record_start(self) -> None:
-        host, port = self.address or (None, None)
-        with self.ws.tx() as conn:
-            self.ws.lineage.record(
-                conn,
-                node("kb", self.kb, self.info.version),
-                node("deployment", self.kb, "rag"),
-                "deployed_as",
-            )
-            self.ws.audit.record(
-                conn,
-                "server.started",
-                f"kb:{self.kb}",
-                {
-                    "host": host,
-                    "port": port,
-                    "kb": self.kb,
-                    "kb_version": self.info.version,
-                    "chunks": self.info.chunks,
-                    "provider": self.provider,
-                    "clearance": self.clearance,
-                    "threshold": self.threshold,
-                    "k": self.k,
-                    "fallback": list(self.gateway.config.fallback),
-                },
-            )
-
-    def new_request_id(self) -> str:
-        return f"{self._id_prefix}-{next(self._ids)}"
+        self._record_started(
+            node("kb", self.kb, self.info.version),
+            node("deployment", self.kb, "rag"),
+            {
+                "kb": self.kb,
+                "kb_version": self.info.version,
+                "chunks": self.info.chunks,
+                "provider": self.provider,
+                "clearance": self.clearance,
+                "threshold": self.threshold,
+                "k": self.k,
+                "fallback": list(self.gateway.config.fallback),
+            },
+        )
 
     # -- checks shared by both endpoints ---------------------------------------------
     def _filters(self, filters: Mapping[str, str] | None) -> dict[str, str]:

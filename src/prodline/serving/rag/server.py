@@ -7,15 +7,11 @@ lifespan flushes the RAG log and audits ``server.stopped``.
 
 from __future__ import annotations
 
-import gc
 import os
 from typing import TYPE_CHECKING
 
-import uvicorn
-
-from prodline.errors import ProdlineError
 from prodline.serving.rag.app import create_rag_app
-from prodline.serving.server import bind, stop_quietly, uvicorn_config
+from prodline.serving.server import bind, run_until_stopped
 
 if TYPE_CHECKING:
     from prodline.workspace import Workspace
@@ -92,20 +88,6 @@ def serve_rag(
         sock.close()
         raise
     limit_torch_threads()
-    server = uvicorn.Server(uvicorn_config(app, host, port))
-    print(usage_hint(kb, host, port), flush=True)
-    # Libraries and the KB loaded so far live as long as the process: keep them out of the
-    # cyclic GC's full passes (the embedding model alone holds many objects).
-    gc.collect()
-    gc.freeze()
-    try:
-        with stop_quietly():
-            server.run(sockets=[sock])
-    except SystemExit as exc:  # uvicorn exits when the lifespan startup fails
-        raise ProdlineError(
-            f"The RAG server for '{kb}' did not start (exit {exc.code}); see the messages above."
-        ) from None
-    finally:
-        sock.close()
-    if not server.started:
-        raise ProdlineError(f"The RAG server for '{kb}' did not start; see the messages above.")
+    run_until_stopped(
+        app, sock, host, port, banner=usage_hint(kb, host, port), what=f"The RAG server for '{kb}'"
+    )

@@ -168,7 +168,7 @@ def test_kill_9_mid_ingest_then_rerun_leaves_index_and_metadata_agreeing(
     for i in range(60):
         body = "\n\n".join(
             f"Paragraph {j} of note {i}: item {i * 100 + j} ships from warehouse {j % 7}."
-            for j in range(12)
+            for j in range(30)
         )
         (docs / f"note-{i:03}.md").write_text(f"# Note {i}\n\n{body}\n")
     ws = make_ws()

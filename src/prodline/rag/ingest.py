@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = ["IngestReport", "embed_text", "ingest", "record_version", "remove_source"]
 
+EMBED_BATCH = 64
 Progress = Callable[[str, int, int, float], None]  # (event, files_done, chunks_done, chunks/s)
 
 
@@ -106,6 +107,37 @@ def ingest(
                 )
             )
         }
+    # Files are embedded in groups of about EMBED_BATCH chunks (one model call pads and
+    # batches far better than one call per small file), then committed one file at a time.
+    pending: list[tuple[Document, list[Any], list[tuple[str, tuple[str, ...]]]]] = []
+
+    def flush_pending() -> None:
+        nonlocal chunks_done
+        if not pending:
+            return
+        texts = [embed_text(d.title, d.heading, d.text) for _, drafts, _ in pending for d in drafts]
+        t0 = time.perf_counter()
+        vectors = embedder.embed(texts)
+        report.embed_seconds += time.perf_counter() - t0
+        offset = 0
+        for doc, drafts, tags in pending:
+            mine = vectors[offset : offset + len(drafts)]
+            offset += len(drafts)
+            new_ids, old_ids, meta = _replace_source(
+                ws, kbs, kb.id, name, doc, drafts, tags, mine, owner or kb.owner
+            )
+            if old_ids:
+                index.delete(old_ids)
+            index.upsert(new_ids, mine, [meta(level) for level, _ in tags])
+            (report.updated if doc.source in known else report.added).append(doc.source)
+            report.chunks_added += len(new_ids)
+            report.chunks_removed += len(old_ids)
+            chunks_done += len(new_ids)
+        pending.clear()
+        if progress:
+            elapsed = time.perf_counter() - started
+            progress("file", files_done, chunks_done, chunks_done / elapsed if elapsed else 0.0)
+
     for item in iter_documents([Path(p) for p in paths]):
         files_done += 1
         if isinstance(item, Skipped):
@@ -119,23 +151,10 @@ def ingest(
         if not drafts:
             report.skipped.append((item.source, "no text to index"))
             continue
-        tags = [summarize(scan_text(d.text)) for d in drafts]
-        t0 = time.perf_counter()
-        vectors = embedder.embed([embed_text(d.title, d.heading, d.text) for d in drafts])
-        report.embed_seconds += time.perf_counter() - t0
-        new_ids, old_ids, meta = _replace_source(
-            ws, kbs, kb.id, name, item, drafts, tags, vectors, owner or kb.owner
-        )
-        if old_ids:
-            index.delete(old_ids)
-        index.upsert(new_ids, vectors, [meta(level) for level, _ in tags])
-        (report.updated if item.source in known else report.added).append(item.source)
-        report.chunks_added += len(new_ids)
-        report.chunks_removed += len(old_ids)
-        chunks_done += len(new_ids)
-        if progress:
-            elapsed = time.perf_counter() - started
-            progress("file", files_done, chunks_done, chunks_done / elapsed if elapsed else 0.0)
+        pending.append((item, drafts, [summarize(scan_text(d.text)) for d in drafts]))
+        if sum(len(d) for _, d, _ in pending) >= EMBED_BATCH:
+            flush_pending()
+    flush_pending()
     if prune:
         roots = [str(Path(p).resolve()) for p in paths]
         for source in sorted(set(known) - seen):

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck pytest bench clean
+.PHONY: install demo test lint typecheck pytest bench bench-retrieval clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,9 +29,16 @@ pytest: $(STAMP)
 
 test: lint typecheck pytest
 
+# serving.py needs wrk (apt-get install -y wrk); it builds MLflow's venv on first use.
 bench: $(STAMP)
 	$(BIN)/python bench/audit.py
 	$(BIN)/python bench/serving.py
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/rag.py
+
+# Long: builds a 200k-vector HNSW index several times and Chroma's venv on first use.
+bench-retrieval: $(STAMP)
+	$(BIN)/python bench/retrieval.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -204,3 +204,22 @@ def test_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
 
     with pytest.raises(StoreUnavailable, match="Cannot reach the metadata database"):
         Workspace.open(tmp_path, db_url="postgresql+psycopg://nobody@127.0.0.1:1/none")
+
+
+def test_onnx_model_registers_with_signature_from_dataset_and_serves(
+    ws: Workspace, frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    from skl2onnx import to_onnx
+
+    model = LogisticRegression().fit(frame[["x1", "x2"]].to_numpy(), frame["label"])
+    sample = frame[["x1", "x2"]].to_numpy()[:1].astype(np.float32)
+    path = tmp_path / "model.onnx"
+    path.write_bytes(to_onnx(model, sample, options={"zipmap": False}).SerializeToString())
+    ws.datasets.register(frame, name="points", owner="ml")
+    mv = ws.models.register(path, name="onnx-clf", trained_on=["points@1"], target="label")
+    assert mv.flavor == "onnx"
+    assert [c["name"] for c in mv.signature] == ["x1", "x2"]
+    out = ws.models.load_predictor(mv).predict(
+        {"x1": frame["x1"].to_numpy(), "x2": frame["x2"].to_numpy()}
+    )
+    np.testing.assert_array_equal(out.predictions, model.predict(frame[["x1", "x2"]].to_numpy()))

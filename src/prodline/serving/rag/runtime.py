@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from prodline.errors import InvalidInput, NotFound
 from prodline.ledger.lineage import node
 from prodline.llm import ChatMessage, Completion, Gateway, load_llm_config
-from prodline.monitor import Groundedness, GroundednessScorer
+from prodline.monitor import Groundedness, GroundednessScorer, LlmJudge
 from prodline.rag.retrieve import FILTER_KEYS, MAX_K
 from prodline.rag.types import SENSITIVITY_ORDER, Hit
 from prodline.serving.rag.embedcache import CachedEmbed
@@ -109,11 +109,30 @@ class RagRuntime(ServerState):
         if provider is not None:
             self.gateway.provider_config(provider)  # unknown provider: InvalidInput, listing them
         self.scorer = GroundednessScorer(embed=self.embed, threshold=threshold)
+        self.judge = self.gateway.config.judge
         self.metrics = RagMetrics(kb)
         self.raglog = RagLog(
             ws, kb, on_written=self.metrics.log_written.inc, on_shed=self.metrics.log_shed.inc
         )
         self.metrics.watch_log_depth(self.raglog.depth)
+
+    def _groundedness(self, answer: str, hits: list[Hit]) -> Groundedness:
+        """Offline score, or the configured LLM judge (``[llm] judge``).
+
+        The judge call goes through the gateway with the same hits, so sensitivity routing
+        applies to it too: a judge that may not see this context is refused, and the
+        offline score stands in (method "offline (judge failed)").
+        """
+        contexts = [h.text for h in hits]
+        if not self.judge:
+            return self.scorer.score(answer, contexts)
+        judge_name = self.judge
+
+        def complete(messages: list[dict[str, str]]) -> str:
+            return self.gateway.complete(messages, hits, provider=judge_name).text
+
+        judge = LlmJudge(complete, threshold=self.threshold, fallback=self.scorer)
+        return judge.score(answer, contexts)
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
@@ -273,7 +292,7 @@ class RagRuntime(ServerState):
 
     def finish(self, question: Question, completion: Completion, *, stream: bool) -> Answer:
         """Score a completion, queue its log record and count it."""
-        grounded = self.scorer.score(completion.text, [h.text for h in question.hits])
+        grounded = self._groundedness(completion.text, question.hits)
         answer = Answer(question, completion, grounded)
         self._log(
             question.request_id,

@@ -32,17 +32,22 @@ QUESTIONS = [
     "Does the warranty cover water damage?",
     "Who handles escalated billing disputes?",
     "How many instances are in the iris dataset?",
+    "How does prodline protect the audit log against a rewritten tail?",
 ]
 
 
 def corpus_folder(dest: Path) -> Path:
-    """Copy the demo corpus into ``dest``: our handbook and scikit-learn's descriptions."""
+    """Copy the demo corpus into ``dest``: the handbook, our README, scikit-learn's texts."""
     import sklearn.datasets
 
     handbook = Path(str(resources.files("prodline.demo") / "docs"))
     dest.mkdir(parents=True, exist_ok=True)
     for page in sorted(handbook.glob("*.md")):
         shutil.copyfile(page, dest / page.name)
+    # The project's own docs, when running from a source checkout (make demo).
+    readme = Path(__file__).resolve().parents[3] / "README.md"
+    if readme.is_file() and "prodline" in readme.read_text(encoding="utf-8")[:200]:
+        shutil.copyfile(readme, dest / "prodline-README.md")
     descr = Path(sklearn.datasets.__file__).parent / "descr"
     (dest / "sklearn-datasets").mkdir(exist_ok=True)
     for rst in sorted(descr.glob("*.rst")):

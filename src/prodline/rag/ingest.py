@@ -10,8 +10,10 @@ chunks; ``prune`` drops sources whose files are gone.
 
 from __future__ import annotations
 
+import fcntl
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +31,14 @@ if TYPE_CHECKING:
     from prodline.rag.kb import KnowledgeBases
     from prodline.workspace import Workspace
 
-__all__ = ["IngestReport", "embed_text", "ingest", "record_version", "remove_source"]
+__all__ = [
+    "IngestReport",
+    "embed_text",
+    "ingest",
+    "record_version",
+    "remove_source",
+    "writer_lock",
+]
 
 EMBED_BATCH = 64
 Progress = Callable[[str, int, int, float], None]  # (event, files_done, chunks_done, chunks/s)
@@ -84,7 +93,47 @@ def ingest(
     overlap: int = 40,
     progress: Progress | None = None,
 ) -> IngestReport:
-    """Bring knowledge base ``name`` in line with the files under ``paths``."""
+    """Bring knowledge base ``name`` in line with the files under ``paths``.
+
+    One ingest per knowledge base at a time on this machine: a second one waits for the
+    first (the embedded index has one writer per folder).
+    """
+    with writer_lock(kbs, name):
+        return _ingest(
+            ws,
+            kbs,
+            name,
+            paths,
+            owner=owner,
+            prune=prune,
+            max_tokens=max_tokens,
+            overlap=overlap,
+            progress=progress,
+        )
+
+
+@contextmanager
+def writer_lock(kbs: KnowledgeBases, name: str) -> Iterator[None]:
+    """Hold the KB's writer lock (ingest, remove) for the duration."""
+    folder = kbs.folder(name)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".writer.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _ingest(
+    ws: Workspace,
+    kbs: KnowledgeBases,
+    name: str,
+    paths: Sequence[Path],
+    *,
+    owner: str | None,
+    prune: bool,
+    max_tokens: int,
+    overlap: int,
+    progress: Progress | None,
+) -> IngestReport:
     from prodline.rag.chunking import chunk_document
     from prodline.rag.documents import iter_documents
 

@@ -238,9 +238,11 @@ class KnowledgeBases:
 
     def remove(self, name: str, source: str) -> int:
         """Drop one source's chunks; returns how many chunks were removed."""
-        from prodline.rag.ingest import remove_source
+        from prodline.rag.ingest import remove_source, writer_lock
 
-        return remove_source(self._ws, self, name, source)
+        self.get(name)
+        with writer_lock(self, name):
+            return remove_source(self._ws, self, name, source)
 
     # -- derived indexes -------------------------------------------------------------
     def reconcile(self, name: str) -> tuple[int, int]:

@@ -208,3 +208,18 @@ def test_kill_9_mid_ingest_then_rerun_leaves_index_and_metadata_agreeing(
     hit = ws.kbs.search("support", "item 4207 warehouse", k=1, mode="bm25")[0]
     assert "note-042" in hit.source
     assert ws.audit.verify().ok
+
+
+def test_a_long_running_reader_sees_another_process_ingest(
+    make_ws: Callable[..., Workspace], tmp_path: Path
+) -> None:
+    docs = _write_docs(tmp_path / "docs")
+    writer = make_ws()
+    writer.kbs.create("support", owner="x")
+    writer.kbs.ingest("support", [docs])
+    reader = make_ws(home=writer.home)  # stands for `prodline serve rag` holding the index
+    assert "Shipping" in reader.kbs.search("support", "delivery", k=1, mode="vector")[0].title
+    (docs / "loyalty.md").write_text("# Loyalty points\n\nMembers earn one point per euro.\n")
+    writer.kbs.ingest("support", [docs])
+    hit = reader.kbs.search("support", "how do members earn points", k=1, mode="vector")[0]
+    assert hit.title == "Loyalty points"

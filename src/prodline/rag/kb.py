@@ -81,6 +81,7 @@ class KnowledgeBases:
         self._ws = ws
         self._indexes: dict[str, VectorIndex] = {}
         self._bm25: dict[str, tuple[str, Bm25Index]] = {}
+        self._stamps: dict[str, int | None] = {}
 
     # -- paths and derived indexes ---------------------------------------------------
     def folder(self, name: str) -> Path:
@@ -102,9 +103,31 @@ class KnowledgeBases:
             from prodline.rag.index import open_index
 
             self._indexes[name] = open_index(
-                self.index_url(name), dim=self.embedder().dim, name=f"kb_{name}".replace("-", "_")
+                self.index_url(name), dim=self.embedder().dim, name=_index_name(name)
             )
         return self._indexes[name]
+
+    def searchable_index(self, name: str) -> VectorIndex:
+        """The vector index, reopened when another process committed a newer generation.
+
+        A long-running server holds the embedded index in memory; an ingest run from the
+        CLI commits a new generation on disk. One ``stat`` per search notices it.
+        Milvus is a server and is always current.
+        """
+        index = self.vector_index(name)
+        if self._ws.settings.vector_url:
+            return index
+        manifest = Path(self.index_url(name)) / _index_name(name) / "MANIFEST.json"
+        try:
+            stamp: int | None = manifest.stat().st_mtime_ns
+        except FileNotFoundError:
+            stamp = None
+        if name in self._stamps and self._stamps[name] != stamp:
+            index.close()  # a reader: nothing unflushed to lose
+            del self._indexes[name]
+            index = self.vector_index(name)
+        self._stamps[name] = stamp
+        return index
 
     def close(self) -> None:
         for index in self._indexes.values():
@@ -337,6 +360,10 @@ class KnowledgeBases:
             stamp.write_text(identity)
         self._bm25[name] = (identity, index)
         return index
+
+
+def _index_name(kb: str) -> str:
+    return f"kb_{kb}".replace("-", "_").replace(".", "_")
 
 
 def _aware(ts: datetime) -> datetime:

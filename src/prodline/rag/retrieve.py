@@ -158,7 +158,9 @@ def search(
     if mode in ("hybrid", "vector"):
         if vector is None:
             vector = kbs.embedder().embed_query(query)
-        rankings.append(kbs.vector_index(name).search(vector, depth, None if flt.is_empty else flt))
+        rankings.append(
+            kbs.searchable_index(name).search(vector, depth, None if flt.is_empty else flt)
+        )
     if mode in ("hybrid", "bm25"):
         rankings.append(kbs.bm25(name).search(query, depth, allowed))
     if mode == "hybrid":

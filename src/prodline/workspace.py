@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -131,6 +130,3 @@ class Workspace:
     def __repr__(self) -> str:
         return f"Workspace(home={str(self.home)!r}, db={redact_url(self.db.url)!r})"
 
-
-def default_home() -> Path:
-    return Settings.load().home

@@ -129,4 +129,3 @@ class Workspace:
 
     def __repr__(self) -> str:
         return f"Workspace(home={str(self.home)!r}, db={redact_url(self.db.url)!r})"
-

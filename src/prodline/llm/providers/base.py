@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
@@ -75,7 +76,7 @@ def sse_events(lines: Iterator[str]) -> Iterator[tuple[str, str]]:
         yield event, "\n".join(data)
 
 
-class HttpProvider:
+class HttpProvider(ABC):
     """Shared by the OpenAI-compatible and Anthropic providers: client, retries, errors."""
 
     def __init__(
@@ -109,9 +110,9 @@ class HttpProvider:
                 self._client.close()
                 self._client = None
 
+    @abstractmethod
     def headers(self) -> dict[str, str]:
         """Request headers, including the key read from the environment now."""
-        raise NotImplementedError
 
     def redact(self, text: str) -> str:
         """``text`` with the API key (should a server echo it) replaced by ``***``."""

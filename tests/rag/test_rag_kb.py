@@ -223,3 +223,17 @@ def test_a_long_running_reader_sees_another_process_ingest(
     writer.kbs.ingest("support", [docs])
     hit = reader.kbs.search("support", "how do members earn points", k=1, mode="vector")[0]
     assert hit.title == "Loyalty points"
+
+
+def test_bm25_follows_every_chunk_change(sqlite_ws: Workspace, tmp_path: Path) -> None:
+    docs = _write_docs(tmp_path / "docs")
+    sqlite_ws.kbs.create("support", owner="x")
+    sqlite_ws.kbs.ingest("support", [docs])
+    assert "14 days" in sqlite_ws.kbs.search("support", "refund days", k=1, mode="bm25")[0].text
+    # Same chunk texts, new bytes: the chunks get new ids, so BM25 must be rebuilt.
+    (docs / "refunds.md").write_text(DOCS["refunds.md"] + "\n\n")
+    sqlite_ws.kbs.ingest("support", [docs])
+    assert "14 days" in sqlite_ws.kbs.search("support", "refund days", k=1, mode="bm25")[0].text
+    sqlite_ws.kbs.remove("support", str(docs / "refunds.md"))
+    hits = sqlite_ws.kbs.search("support", "refund days", k=3, mode="bm25")
+    assert all("refunds" not in h.source for h in hits)

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "IngestReport",
+    "bump_generation",
     "embed_text",
     "ingest",
     "record_version",
@@ -282,6 +283,7 @@ def _replace_source(
             for d, (level, kinds_), vec in zip(drafts, tags, vectors, strict=True)
         ]
         conn.execute(kb_chunks.insert(), rows)
+        bump_generation(conn, kb_id)
         new_ids = list(
             conn.execute(
                 sa.select(kb_chunks.c.id)
@@ -295,6 +297,17 @@ def _replace_source(
         return ChunkMeta(source_id, owner_id, modified, SENSITIVITY_ORDER[level])
 
     return [int(i) for i in new_ids], [int(i) for i in old_ids], meta
+
+
+def bump_generation(conn: sa.Connection, kb_id: int) -> None:
+    """Mark the KB's chunk set as changed, in the same transaction as the change."""
+    from prodline.store.tables import kbs as kbs_table
+
+    conn.execute(
+        kbs_table.update()
+        .where(kbs_table.c.id == kb_id)
+        .values(generation=kbs_table.c.generation + 1)
+    )
 
 
 def remove_source(
@@ -325,6 +338,7 @@ def remove_source(
         )
         conn.execute(kb_chunks.delete().where(kb_chunks.c.source_id == row.id))
         conn.execute(kb_sources.delete().where(kb_sources.c.id == row.id))
+        bump_generation(conn, kb.id)
         ws.audit.record(
             conn, "kb.source_removed", f"kb:{name}", {"source": row.source, "chunks": len(ids)}
         )

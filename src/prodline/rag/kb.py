@@ -324,35 +324,37 @@ class KnowledgeBases:
         )
         return out_ids, matrix, metas
 
-    def bm25(self, name: str) -> Bm25Index:
-        """The BM25 index, rebuilt from the DB whenever the chunk set changed."""
+    def lookup(self, name: str) -> tuple[int, int]:
+        """(id, chunk generation) of a KB in one query — what the search path needs."""
+        with self._ws.db.read() as conn:
+            row = self._row(conn, name)
+        return int(row.id), int(row.generation)
+
+    def bm25(self, name: str, generation: int | None = None) -> Bm25Index:
+        """The BM25 index for the KB's current chunk generation, rebuilt when it moved."""
         from prodline.rag.bm25 import Bm25Index
 
-        with self._ws.db.read() as conn:
-            kb = self._row(conn, name)
-            rows = conn.execute(
-                sa.select(kb_chunks.c.id, kb_chunks.c.content_sha256).where(
-                    kb_chunks.c.kb_id == kb.id
-                )
-            ).all()
-        identity = chunk_set_sha256(f"{r.id}:{r.content_sha256}" for r in rows)
+        kb_id, current = self.lookup(name) if generation is None else (None, generation)
+        identity = str(current)
         cached = self._bm25.get(name)
         if cached and cached[0] == identity:
             return cached[1]
         folder = self.folder(name) / "bm25"
         stamp = folder / "IDENTITY"
-        index = Bm25Index()
         if stamp.exists() and stamp.read_text() == identity:
             index = Bm25Index.load(folder)
         else:
+            if kb_id is None:
+                kb_id = self.lookup(name)[0]
             with self._ws.db.read() as conn:
                 texts = conn.execute(
                     sa.select(
                         kb_chunks.c.id, kb_chunks.c.title, kb_chunks.c.heading, kb_chunks.c.text
                     )
-                    .where(kb_chunks.c.kb_id == kb.id)
+                    .where(kb_chunks.c.kb_id == kb_id)
                     .order_by(kb_chunks.c.id)
                 ).all()
+            index = Bm25Index()
             index.build([r.id for r in texts], [f"{r.title} {r.heading} {r.text}" for r in texts])
             if folder.exists():
                 shutil.rmtree(folder)

@@ -147,10 +147,10 @@ def search(
         raise InvalidInput(f"k must be between 1 and {MAX_K}, got {k}.", field="k")
     if mode not in ("hybrid", "vector", "bm25"):
         raise InvalidInput(f"Mode '{mode}' is not one of hybrid, vector, bm25.", field="mode")
-    kb = kbs.get(name)
+    kb_id, generation = kbs.lookup(name)
     with ws.db.read() as conn:
-        flt = _build_filter(conn, kb.id, filters or {}, clearance)
-        allowed = None if flt.is_empty else _allowed_ids(conn, kb.id, flt)
+        flt = _build_filter(conn, kb_id, filters or {}, clearance)
+        allowed = None if flt.is_empty else _allowed_ids(conn, kb_id, flt)
     if allowed is not None and not allowed:
         return []
     depth = max(k * 4, 20)
@@ -162,7 +162,7 @@ def search(
             kbs.searchable_index(name).search(vector, depth, None if flt.is_empty else flt)
         )
     if mode in ("hybrid", "bm25"):
-        rankings.append(kbs.bm25(name).search(query, depth, allowed))
+        rankings.append(kbs.bm25(name, generation).search(query, depth, allowed))
     if mode == "hybrid":
         fused = reciprocal_rank_fusion(rankings, limit=k)
         scored = [(cid, score, originals) for cid, score, originals in fused]

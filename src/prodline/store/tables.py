@@ -188,6 +188,8 @@ kbs = sa.Table(
     sa.Column("owner", sa.String(200), nullable=False),
     sa.Column("description", sa.Text, nullable=False, default=""),
     sa.Column("embedder", sa.String(200), nullable=False),
+    # Bumped in the transaction of every chunk change: derived indexes (BM25) key on it.
+    sa.Column("generation", sa.Integer, nullable=False, server_default="0"),
     sa.Column("created_by", sa.String(200), nullable=False),
     sa.Column("created_at", TS, nullable=False),
 )

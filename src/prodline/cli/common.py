@@ -7,6 +7,7 @@ from typing import Any
 
 from rich.console import Console
 
+from prodline.core.refs import parse_ref
 from prodline.errors import InvalidInput
 from prodline.workspace import Workspace
 
@@ -26,14 +27,7 @@ def print_json(data: Any) -> None:
 
 def split_ref(ref: str, *, what: str, need_ref: bool = False) -> tuple[str, str | None]:
     """``NAME@REF`` → (NAME, REF); REF is None when absent."""
-    name, sep, rest = ref.partition("@")
-    if not name or (sep and not rest) or "@" in rest:
-        raise InvalidInput(f"'{ref}' is not a valid {what} reference; write NAME or NAME@REF.")
-    if need_ref and not rest:
-        raise InvalidInput(
-            f"'{ref}' needs a version or alias: write {name}@1 or {name}@production."
-        )
-    return name, rest or None
+    return parse_ref(ref, what=what, need_ref=need_ref)
 
 
 def parse_pairs(pairs: list[str], *, flag: str, numeric: bool = False) -> dict[str, Any]:

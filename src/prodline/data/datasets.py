@@ -9,7 +9,6 @@ instead of making a duplicate.
 from __future__ import annotations
 
 import io
-import re
 import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
 
+from prodline.core.refs import check_name, parse_ref
 from prodline.data.profile import profile_dataframe, schema_of
 from prodline.data.sensitivity import scan_dataframe
 from prodline.errors import Conflict, InvalidInput, NotFound
@@ -31,25 +31,6 @@ if TYPE_CHECKING:
     from prodline.workspace import Workspace
 
 __all__ = ["DatasetVersion", "Datasets", "parse_ref"]
-
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
-
-
-def check_name(kind: str, name: str) -> str:
-    if not NAME_RE.match(name or ""):
-        raise InvalidInput(
-            f"{kind} name '{name}' is not valid; use letters, digits, '.', '_' or '-' "
-            "(up to 200, starting with a letter or digit).",
-            field="name",
-        )
-    return name
-
-
-def parse_ref(ref: str) -> tuple[str, str | None]:
-    """Split ``name@ref`` into (name, ref); ref is None when absent."""
-    name, _, rest = ref.partition("@")
-    return name, (rest or None)
-
 
 @dataclass(frozen=True)
 class DatasetVersion:

@@ -15,15 +15,11 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from prodline.core.refs import node
 from prodline.store.db import Database
 from prodline.store.tables import lineage_edges
 
 __all__ = ["Lineage", "LineageNode", "node"]
-
-
-def node(kind: str, name: str, ref: str | int) -> str:
-    """Build a node id, e.g. ``node("model", "credit-risk", 2)``."""
-    return f"{kind}:{name}@{ref}"
 
 
 @dataclass

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
+from prodline.core.refs import is_valid_name
 from prodline.errors import InvalidInput
 from prodline.llm.types import KINDS, ProviderConfig, ProviderKind
 
@@ -44,7 +45,6 @@ DEFAULT_BASE_URLS = {
     "openai": "https://api.openai.com/v1",
     "anthropic": "https://api.anthropic.com",
 }
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _KEYS = {
     "kind",
@@ -146,7 +146,7 @@ def _fallback(
 
 def _provider(name: str, table: Any) -> ProviderConfig:
     where = f"llm.providers.{name}"
-    if not _NAME.match(name):
+    if not is_valid_name(name):
         raise InvalidInput(
             f"{where} is not a valid provider name; use letters, digits, '-', '_' or '.'.",
             key=where,

@@ -1,9 +1,10 @@
-"""Model registry: numbered versions, aliases that move, audited rollback.
+"""Model registry: registered models, numbered versions, aliases that move, archive.
 
-Promotion is a compare-and-swap on the alias row's ``revision``: a caller may pass the
-revision it saw (``expected_revision``), and when two promotions race on one alias
-exactly one commits; the other gets ``Conflict``. Rollback moves an alias back to the
-version it held before its latest (not yet undone) promotion; the history is kept.
+The registry stores and reads; it does not decide. Alias moves come through
+``Workspace.promote`` / ``Workspace.rollback``, which ask the promotion policy first
+and then call :meth:`ModelRegistry.move_alias`. Training datasets arrive as plain
+objects from a resolver the workspace hands in, so this part never reads the datasets
+part's tables.
 """
 
 from __future__ import annotations
@@ -11,162 +12,184 @@ from __future__ import annotations
 import builtins
 import subprocess
 import tempfile
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from prodline.data.datasets import check_name, parse_ref
+from prodline.core.refs import check_name, node, parse_ref
 from prodline.errors import Conflict, InvalidInput, NotFound
-from prodline.ledger.lineage import node
-from prodline.models.flavors import (
-    Column,
-    Predictor,
-    Signature,
-    detect_flavor,
-    infer_signature,
-    load_predictor,
-    save_sklearn,
+from prodline.models import aliases as alias_ops
+from prodline.models.entities import RISK_LEVELS, AliasMove, ModelVersion, RegisteredModel
+from prodline.models.training import (
+    TrainingDataset,
+    check_features,
+    check_target,
+    feature_columns,
 )
 from prodline.store.tables import (
     alias_history,
     aliases,
-    dataset_versions,
-    datasets,
-    model_version_datasets,
+    model_training_data,
     model_versions,
     models,
 )
 
 if TYPE_CHECKING:
+    from prodline.models.flavors import Predictor
     from prodline.workspace import Workspace
 
-__all__ = ["AliasMove", "ModelRegistry", "ModelVersion", "RISK_LEVELS"]
-
-RISK_LEVELS = ("minimal", "limited", "high")
+__all__ = ["ModelRegistry", "TrainingDataset"]
 
 
-@dataclass(frozen=True)
-class ModelVersion:
-    """One registered model version (plain data, no I/O)."""
-
-    name: str
-    version: int
-    flavor: str
-    artifact: str
-    filename: str
-    signature: list[dict[str, str]]
-    metrics: dict[str, float]
-    params: dict[str, Any]
-    tags: dict[str, str]
-    risk_level: str
-    git_commit: str | None
-    description: str
-    status: str
-    created_by: str
-    created_at: datetime
-    trained_on: tuple[str, ...] = ()
-    aliases: tuple[str, ...] = ()
-
-    @property
-    def ref(self) -> str:
-        return f"{self.name}@{self.version}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "version": self.version,
-            "ref": self.ref,
-            "flavor": self.flavor,
-            "artifact": self.artifact,
-            "filename": self.filename,
-            "signature": self.signature,
-            "metrics": self.metrics,
-            "params": self.params,
-            "tags": self.tags,
-            "risk_level": self.risk_level,
-            "git_commit": self.git_commit,
-            "description": self.description,
-            "status": self.status,
-            "created_by": self.created_by,
-            "created_at": self.created_at.isoformat(),
-            "trained_on": list(self.trained_on),
-            "aliases": list(self.aliases),
-        }
-
-
-@dataclass(frozen=True)
-class AliasMove:
-    """One entry of an alias's history."""
-
-    alias: str
-    action: str
-    from_version: int | None
-    to_version: int
-    actor: str
-    at: datetime
+DatasetResolver = Callable[[str], TrainingDataset]
 
 
 class ModelRegistry:
-    """Reached as ``ws.models``."""
+    """Register, read and archive model versions (reached as ``ws.models``)."""
 
-    def __init__(self, ws: Workspace) -> None:
+    def __init__(self, ws: Workspace, resolve_dataset: DatasetResolver) -> None:
         self._ws = ws
+        self._resolve_dataset = resolve_dataset
 
-    # -- registering -----------------------------------------------------------------
+    # -- registered models -------------------------------------------------------------
+    def create(
+        self, name: str, *, owner: str = "", description: str = "", risk_level: str = "minimal"
+    ) -> RegisteredModel:
+        """Create a registered model before its first version (owner, purpose, risk)."""
+        check_name("Model", name)
+        _check_risk(risk_level)
+        with self._ws.tx() as conn:
+            if self._find_model(conn, name) is not None:
+                raise Conflict(f"Model '{name}' already exists; use update() to change it.")
+            self._insert_model(conn, name, owner, description, risk_level)
+        return self.model(name)
+
+    def update(
+        self,
+        name: str,
+        *,
+        owner: str | None = None,
+        description: str | None = None,
+        risk_level: str | None = None,
+    ) -> RegisteredModel:
+        """Change a registered model's owner, description or risk level (audited)."""
+        if risk_level is not None:
+            _check_risk(risk_level)
+        with self._ws.tx() as conn:
+            row = self._lock_model(conn, name)
+            changes = {
+                key: value
+                for key, value in (
+                    ("owner", owner),
+                    ("description", description),
+                    ("risk_level", risk_level),
+                )
+                if value is not None and value != getattr(row, key)
+            }
+            if changes:
+                conn.execute(models.update().where(models.c.id == row.id).values(**changes))
+                before = {key: getattr(row, key) for key in changes}
+                self._ws.audit.record(
+                    conn, "model.updated", f"model:{name}", {"from": before, "to": changes}
+                )
+        return self.model(name)
+
+    def model(self, name: str) -> RegisteredModel:
+        """The registered model ``name`` with its latest version number and aliases."""
+        with self._ws.db.read() as conn:
+            row = self._model_row(conn, name)
+            return self._registered(conn, row)
+
+    def models(self) -> builtins.list[RegisteredModel]:
+        """Every registered model, by name."""
+        with self._ws.db.read() as conn:
+            rows = conn.execute(sa.select(models).order_by(models.c.name)).all()
+            return [self._registered(conn, r) for r in rows]
+
+    # -- registering versions --------------------------------------------------------
     def register(
         self,
         model: str | Path | Any,
         *,
         name: str,
         trained_on: Sequence[str] = (),
+        target: str | None = None,
         metrics: Mapping[str, float] | None = None,
         params: Mapping[str, Any] | None = None,
         tags: Mapping[str, str] | None = None,
-        risk_level: str = "minimal",
+        risk_level: str | None = None,
+        owner: str | None = None,
         description: str = "",
         flavor: str | None = None,
         git_commit: str | None = None,
-        target: str | None = None,
     ) -> ModelVersion:
         """Register a model file (skops/ONNX) or an in-memory scikit-learn estimator.
 
-        ``trained_on`` lists dataset refs (``"german-credit@1"``); their columns give the
-        input signature when the model file does not name its inputs.
+        Parameters
+        ----------
+        model : path or estimator
+            A ``.skops`` or ``.onnx`` file, or a fitted scikit-learn estimator.
+        name : str
+            The registered model; created on its first version.
+        trained_on : sequence of str
+            Dataset refs (``"german-credit@1"``). The model's features and ``target``
+            must be columns of them; their columns give the input signature when the
+            model file does not name its inputs.
+        target : str, optional
+            The label column, left out of the signature.
+        risk_level : {"minimal", "limited", "high"}, optional
+            Set on the registered model when this creates it; for an existing model it
+            must match (change it with :meth:`update`).
+        owner : str, optional
+            The owning team, when this creates the model (default: the actor).
         """
+        from prodline.models import flavors
+
         check_name("Model", name)
-        if risk_level not in RISK_LEVELS:
-            raise InvalidInput(
-                f"Risk level '{risk_level}' is not one of {', '.join(RISK_LEVELS)}.",
-                field="risk_level",
-            )
+        if risk_level is not None:
+            _check_risk(risk_level)
         for key, value in (metrics or {}).items():
             if not isinstance(value, int | float) or isinstance(value, bool):
                 raise InvalidInput(
                     f"Metric '{key}' must be a number, got {value!r}.", field="metrics"
                 )
-        trained = [self._ws.datasets.get(ref) for ref in trained_on]
+        trained = [self._resolve_dataset(ref) for ref in trained_on]
+        check_target(trained, target)
         with tempfile.TemporaryDirectory() as tmp:
-            path = self._materialize(model, Path(tmp))
-            flavor = flavor or detect_flavor(path)
-            candidates = _feature_columns(trained, target)
-            signature = infer_signature(path, flavor, candidates)
+            path = _materialize(model, Path(tmp))
+            flavor = flavor or flavors.detect_flavor(path)
+            signature = flavors.infer_signature(path, flavor, feature_columns(trained, target))
             if signature is None:
                 raise InvalidInput(
                     f"Cannot tell the inputs of '{path.name}': it does not name its features. "
                     "Pass --trained-on DATASET@V so the signature comes from the dataset.",
                     field="trained_on",
                 )
-            load_predictor(path, flavor, signature)  # refuse what cannot be served, now
+            check_features(trained, target, [c.name for c in signature.columns])
+            flavors.load_predictor(path, flavor, signature)  # refuse what cannot be served
             artifact = self._ws.artifacts.put_file(path)
             filename = path.name
         commit = git_commit if git_commit is not None else _git_commit()
         now = datetime.now(UTC)
         with self._ws.tx() as conn:
-            model_id = self._lock_or_create(conn, name, now)
+            row = self._lock_model_or_none(conn, name)
+            if row is None:
+                model_id = self._insert_model(
+                    conn, name, owner or self._ws.actor, "", risk_level or "minimal"
+                )
+                level = risk_level or "minimal"
+            else:
+                model_id, level = int(row.id), str(row.risk_level)
+                if risk_level is not None and risk_level != level:
+                    raise Conflict(
+                        f"Model '{name}' is risk level '{level}'; risk belongs to the model, "
+                        f"not a version. Change it first with `prodline model update {name} "
+                        f"--risk {risk_level}` (ws.models.update).",
+                        field="risk_level",
+                    )
             current = conn.execute(
                 sa.select(sa.func.max(model_versions.c.version)).where(
                     model_versions.c.model_id == model_id
@@ -184,7 +207,6 @@ class ModelRegistry:
                     metrics=dict(metrics or {}),
                     params=dict(params or {}),
                     tags=dict(tags or {}),
-                    risk_level=risk_level,
                     git_commit=commit,
                     description=description,
                     status="active",
@@ -194,14 +216,9 @@ class ModelRegistry:
             )
             mv_id = result.inserted_primary_key[0]  # type: ignore[index]
             for ds in trained:
-                ds_id = conn.execute(
-                    sa.select(dataset_versions.c.id)
-                    .join(datasets)
-                    .where(datasets.c.name == ds.name, dataset_versions.c.version == ds.version)
-                ).scalar_one()
                 conn.execute(
-                    model_version_datasets.insert().values(
-                        model_version_id=mv_id, dataset_version_id=ds_id
+                    model_training_data.insert().values(
+                        model_version_id=mv_id, dataset=ds.name, dataset_version=ds.version
                     )
                 )
                 self._ws.lineage.record(
@@ -218,71 +235,249 @@ class ModelRegistry:
                     "flavor": flavor,
                     "artifact": artifact,
                     "trained_on": [d.ref for d in trained],
+                    "target": target,
                     "metrics": dict(metrics or {}),
-                    "risk_level": risk_level,
+                    "risk_level": level,
                     "git_commit": commit,
                 },
             )
         return self.get(name, version)
 
-    @staticmethod
-    def _materialize(model: str | Path | Any, tmp: Path) -> Path:
-        if isinstance(model, str | Path):
-            path = Path(model)
-            if not path.is_file():
-                raise InvalidInput(f"Model file '{path}' does not exist.", field="path")
-            return path
-        if hasattr(model, "predict") and type(model).__module__.startswith("sklearn"):
-            path = tmp / "model.skops"
-            save_sklearn(model, path)
-            return path
-        raise InvalidInput(
-            f"Cannot register a {type(model).__name__}: give a .skops or .onnx "
-            "file, or a scikit-learn estimator.",
-            field="model",
-        )
-
-    def _lock_or_create(self, conn: sa.Connection, name: str, now: datetime) -> int:
-        query = sa.select(models.c.id).where(models.c.name == name)
-        if not self._ws.db.is_sqlite:
-            query = query.with_for_update()
-        found = conn.execute(query).scalar()
-        if found is not None:
-            return int(found)
-        try:
-            with conn.begin_nested():
-                result = conn.execute(models.insert().values(name=name, created_at=now))
-        except sa.exc.IntegrityError as exc:
-            raise Conflict(f"Model '{name}' was created concurrently; run again.") from exc
-        return int(result.inserted_primary_key[0])  # type: ignore[index]
-
-    # -- reading ---------------------------------------------------------------------
-    def _model_id(self, conn: sa.Connection, name: str) -> int:
-        found = conn.execute(sa.select(models.c.id).where(models.c.name == name)).scalar()
-        if found is None:
-            names = conn.execute(sa.select(models.c.name).order_by(models.c.name)).scalars().all()
-            known = f"models are: {', '.join(names)}" if names else "no models are registered yet"
-            raise NotFound(f"Model '{name}' does not exist; {known}.")
-        return int(found)
-
+    # -- reading versions ------------------------------------------------------------
     def get(self, name: str, ref: int | str | None = None) -> ModelVersion:
         """A version by number, alias name or ``"latest"``; accepts ``"name@ref"``."""
         if ref is None and "@" in name:
-            name, ref = parse_ref(name)
+            name, ref = parse_ref(name, what="model")
         with self._ws.db.read() as conn:
-            model_id = self._model_id(conn, name)
-            number = self._resolve(conn, model_id, name, ref)
+            model = self._model_row(conn, name)
+            number = self._resolve(conn, model.id, name, ref)
             row = conn.execute(
                 sa.select(model_versions).where(
-                    model_versions.c.model_id == model_id, model_versions.c.version == number
+                    model_versions.c.model_id == model.id, model_versions.c.version == number
                 )
             ).first()
             if row is None:
                 raise NotFound(
                     f"Model '{name}' has no version {number}; "
-                    f"{self._versions_text(conn, model_id)}."
+                    f"{self._versions_text(conn, model.id)}."
                 )
-            return self._entity(conn, name, row)
+            return self._entity(conn, model, row)
+
+    def versions(self, name: str) -> builtins.list[ModelVersion]:
+        """Every version of ``name``, oldest first."""
+        with self._ws.db.read() as conn:
+            model = self._model_row(conn, name)
+            rows = conn.execute(
+                sa.select(model_versions)
+                .where(model_versions.c.model_id == model.id)
+                .order_by(model_versions.c.version)
+            ).all()
+            return [self._entity(conn, model, r) for r in rows]
+
+    def list(self) -> builtins.list[ModelVersion]:
+        """The newest version of every model that has one."""
+        with self._ws.db.read() as conn:
+            newest = (
+                sa.select(
+                    model_versions.c.model_id, sa.func.max(model_versions.c.version).label("v")
+                )
+                .group_by(model_versions.c.model_id)
+                .subquery()
+            )
+            rows = conn.execute(
+                sa.select(model_versions, newest.c.v)
+                .join(
+                    newest,
+                    sa.and_(
+                        newest.c.model_id == model_versions.c.model_id,
+                        newest.c.v == model_versions.c.version,
+                    ),
+                )
+                .join(models, models.c.id == model_versions.c.model_id)
+                .order_by(models.c.name)
+            ).all()
+            by_id = {r.id: r for r in conn.execute(sa.select(models)).all()}
+            return [self._entity(conn, by_id[r.model_id], r) for r in rows]
+
+    def aliases(self, name: str) -> dict[str, int]:
+        """Alias → version for ``name``."""
+        with self._ws.db.read() as conn:
+            model = self._model_row(conn, name)
+            return self._aliases_of(conn, model.id)
+
+    def alias_state(self, name: str, alias: str) -> tuple[int, int] | None:
+        """(version, revision) the alias holds now, or None; cheap enough to poll."""
+        with self._ws.db.read() as conn:
+            row = conn.execute(
+                sa.select(aliases.c.version, aliases.c.revision)
+                .join(models, models.c.id == aliases.c.model_id)
+                .where(models.c.name == name, aliases.c.alias == alias)
+            ).first()
+        return (int(row.version), int(row.revision)) if row else None
+
+    def alias_history(self, name: str, alias: str) -> builtins.list[AliasMove]:
+        """Every move of ``alias``, oldest first."""
+        with self._ws.db.read() as conn:
+            model = self._model_row(conn, name)
+            rows = conn.execute(
+                sa.select(alias_history)
+                .where(alias_history.c.model_id == model.id, alias_history.c.alias == alias)
+                .order_by(alias_history.c.id)
+            ).all()
+        return [
+            AliasMove(r.alias, r.action, r.from_version, r.to_version, r.actor, _utc(r.at))
+            for r in rows
+        ]
+
+    def load_predictor(self, mv: ModelVersion) -> Predictor:
+        """Load a version for serving; the artifact's hash is verified on the way."""
+        from prodline.models import flavors
+
+        path = self._ws.artifacts.path(mv.artifact, name=f"model {mv.ref}")
+        return flavors.load_predictor(path, mv.flavor, flavors.Signature.from_list(mv.signature))
+
+    # -- moving aliases (called by Workspace.promote / rollback) -----------------------
+    def move_alias(
+        self,
+        name: str,
+        version: int,
+        alias: str,
+        *,
+        action: str = "promote",
+        create: bool = False,
+        expected_revision: int | None = None,
+    ) -> ModelVersion:
+        """Point ``alias`` at ``version``, without asking any policy.
+
+        Use ``Workspace.promote`` / ``Workspace.rollback``: they ask the workspace's
+        promotion policy first. ``expected_revision`` is the alias revision the caller
+        saw (0 for "no alias yet"); if someone moved the alias since, this raises
+        ``Conflict``. A new alias name needs ``create=True`` unless it is a standard
+        one or another model already uses it, so that a typo cannot pass unnoticed.
+        """
+        alias_ops.check_alias_name(alias)
+        with self._ws.tx() as conn:
+            model = self._model_row(conn, name)
+            if not create:
+                alias_ops.check_new_alias(conn, model.id, name, alias)
+            if self._status(conn, model.id, name, version) == "archived":
+                raise Conflict(
+                    f"Model '{name}' version {version} is archived and cannot be "
+                    f"{'rolled back to' if action == 'rollback' else 'promoted'}; "
+                    "promote an active version."
+                )
+            alias_ops.move_alias(
+                self._ws,
+                conn,
+                model_id=model.id,
+                name=name,
+                alias=alias,
+                version=version,
+                action=action,
+                expected_revision=expected_revision,
+            )
+        return self.get(name, version)
+
+    def rollback_target(self, name: str, alias: str) -> tuple[int, int]:
+        """(version ``alias`` would roll back to, the alias's current revision)."""
+        with self._ws.db.read() as conn:
+            model = self._model_row(conn, name)
+            target = alias_ops.rollback_target(conn, model.id, name, alias)
+            _, revision = alias_ops.alias_revision(conn, model.id, alias)
+        return target, revision
+
+    def archive(self, name: str, version: int) -> ModelVersion:
+        """Retire a version; it can no longer be promoted. An alias holding it blocks this."""
+        with self._ws.tx() as conn:
+            model = self._model_row(conn, name)
+            if self._status(conn, model.id, name, version) == "archived":
+                return self.get(name, version)
+            held = sorted(a for a, v in self._aliases_of(conn, model.id).items() if v == version)
+            if held:
+                raise Conflict(
+                    f"Model '{name}' version {version} is held by alias(es) "
+                    f"{', '.join(held)}; move them first."
+                )
+            conn.execute(
+                model_versions.update()
+                .where(model_versions.c.model_id == model.id, model_versions.c.version == version)
+                .values(status="archived")
+            )
+            self._ws.audit.record(conn, "model.archived", f"model:{name}@{version}", {})
+        return self.get(name, version)
+
+    # -- rows ------------------------------------------------------------------------
+    def _find_model(self, conn: sa.Connection, name: str) -> Any:
+        return conn.execute(sa.select(models).where(models.c.name == name)).first()
+
+    def _model_row(self, conn: sa.Connection, name: str) -> Any:
+        row = self._find_model(conn, name)
+        if row is None:
+            names = conn.execute(sa.select(models.c.name).order_by(models.c.name)).scalars().all()
+            known = f"models are: {', '.join(names)}" if names else "no models are registered yet"
+            raise NotFound(f"Model '{name}' does not exist; {known}.")
+        return row
+
+    def _lock_model_or_none(self, conn: sa.Connection, name: str) -> Any:
+        query = sa.select(models).where(models.c.name == name)
+        if not self._ws.db.is_sqlite:
+            query = query.with_for_update()
+        return conn.execute(query).first()
+
+    def _lock_model(self, conn: sa.Connection, name: str) -> Any:
+        row = self._lock_model_or_none(conn, name)
+        return row if row is not None else self._model_row(conn, name)
+
+    def _insert_model(
+        self, conn: sa.Connection, name: str, owner: str, description: str, risk_level: str
+    ) -> int:
+        try:
+            with conn.begin_nested():
+                result = conn.execute(
+                    models.insert().values(
+                        name=name,
+                        owner=owner or self._ws.actor,
+                        description=description,
+                        risk_level=risk_level,
+                        created_by=self._ws.actor,
+                        created_at=datetime.now(UTC),
+                    )
+                )
+        except sa.exc.IntegrityError as exc:
+            raise Conflict(f"Model '{name}' was created concurrently; run again.") from exc
+        self._ws.audit.record(
+            conn,
+            "model.created",
+            f"model:{name}",
+            {"owner": owner or self._ws.actor, "risk_level": risk_level},
+        )
+        return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def _registered(self, conn: sa.Connection, row: Any) -> RegisteredModel:
+        latest = conn.execute(
+            sa.select(sa.func.max(model_versions.c.version)).where(
+                model_versions.c.model_id == row.id
+            )
+        ).scalar()
+        return RegisteredModel(
+            name=row.name,
+            owner=row.owner,
+            description=row.description or "",
+            risk_level=row.risk_level,
+            created_by=row.created_by,
+            created_at=_utc(row.created_at),
+            latest_version=int(latest or 0),
+            aliases=self._aliases_of(conn, row.id),
+        )
+
+    @staticmethod
+    def _aliases_of(conn: sa.Connection, model_id: int) -> dict[str, int]:
+        rows = conn.execute(
+            sa.select(aliases.c.alias, aliases.c.version)
+            .where(aliases.c.model_id == model_id)
+            .order_by(aliases.c.alias)
+        ).all()
+        return {r.alias: int(r.version) for r in rows}
 
     def _resolve(self, conn: sa.Connection, model_id: int, name: str, ref: int | str | None) -> int:
         if ref is None or ref == "latest":
@@ -291,27 +486,16 @@ class ModelRegistry:
                     model_versions.c.model_id == model_id
                 )
             ).scalar()
-            return int(latest or 0)
+            if latest is None:
+                raise NotFound(f"Model '{name}' has no versions yet; register one.")
+            return int(latest)
         if isinstance(ref, int) or str(ref).isdigit():
             return int(ref)
-        held = conn.execute(
-            sa.select(aliases.c.version).where(
-                aliases.c.model_id == model_id, aliases.c.alias == str(ref)
-            )
-        ).scalar()
-        if held is None:
-            names = (
-                conn.execute(
-                    sa.select(aliases.c.alias)
-                    .where(aliases.c.model_id == model_id)
-                    .order_by(aliases.c.alias)
-                )
-                .scalars()
-                .all()
-            )
-            known = f"aliases are: {', '.join(names)}" if names else "it has no aliases yet"
+        held = self._aliases_of(conn, model_id)
+        if str(ref) not in held:
+            known = f"aliases are: {', '.join(held)}" if held else "it has no aliases yet"
             raise NotFound(f"Model '{name}' has no alias '{ref}'; {known}.")
-        return int(held)
+        return held[str(ref)]
 
     def _versions_text(self, conn: sa.Connection, model_id: int) -> str:
         numbers = (
@@ -327,171 +511,6 @@ class ModelRegistry:
             return "it has no versions yet"
         return f"versions are {numbers[0]}–{numbers[-1]}" if len(numbers) > 1 else "version is 1"
 
-    def _entity(self, conn: sa.Connection, name: str, row: Any) -> ModelVersion:
-        trained = conn.execute(
-            sa.select(datasets.c.name, dataset_versions.c.version)
-            .join(dataset_versions, dataset_versions.c.dataset_id == datasets.c.id)
-            .join(
-                model_version_datasets,
-                model_version_datasets.c.dataset_version_id == dataset_versions.c.id,
-            )
-            .where(model_version_datasets.c.model_version_id == row.id)
-        ).all()
-        held = (
-            conn.execute(
-                sa.select(aliases.c.alias)
-                .where(aliases.c.model_id == row.model_id, aliases.c.version == row.version)
-                .order_by(aliases.c.alias)
-            )
-            .scalars()
-            .all()
-        )
-        created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
-        return ModelVersion(
-            name=name,
-            version=row.version,
-            flavor=row.flavor,
-            artifact=row.artifact,
-            filename=row.filename,
-            signature=list(row.signature),
-            metrics=dict(row.metrics),
-            params=dict(row.params),
-            tags=dict(row.tags),
-            risk_level=row.risk_level,
-            git_commit=row.git_commit,
-            description=row.description or "",
-            status=row.status,
-            created_by=row.created_by,
-            created_at=created,
-            trained_on=tuple(f"{n}@{v}" for n, v in trained),
-            aliases=tuple(held),
-        )
-
-    def versions(self, name: str) -> list[ModelVersion]:
-        with self._ws.db.read() as conn:
-            model_id = self._model_id(conn, name)
-            rows = conn.execute(
-                sa.select(model_versions)
-                .where(model_versions.c.model_id == model_id)
-                .order_by(model_versions.c.version)
-            ).all()
-            return [self._entity(conn, name, r) for r in rows]
-
-    def list(self) -> list[ModelVersion]:
-        """The newest version of every model."""
-        with self._ws.db.read() as conn:
-            names = conn.execute(sa.select(models.c.name).order_by(models.c.name)).scalars().all()
-        return [self.get(n) for n in names]
-
-    def aliases(self, name: str) -> dict[str, int]:
-        with self._ws.db.read() as conn:
-            model_id = self._model_id(conn, name)
-            rows = conn.execute(
-                sa.select(aliases.c.alias, aliases.c.version)
-                .where(aliases.c.model_id == model_id)
-                .order_by(aliases.c.alias)
-            ).all()
-        return {r.alias: int(r.version) for r in rows}
-
-    def alias_state(self, name: str, alias: str) -> tuple[int, int] | None:
-        """(version, revision) the alias holds now, or None; cheap enough to poll."""
-        with self._ws.db.read() as conn:
-            row = conn.execute(
-                sa.select(aliases.c.version, aliases.c.revision)
-                .join(models, models.c.id == aliases.c.model_id)
-                .where(models.c.name == name, aliases.c.alias == alias)
-            ).first()
-        return (int(row.version), int(row.revision)) if row else None
-
-    def alias_history(self, name: str, alias: str) -> builtins.list[AliasMove]:
-        """Oldest first."""
-        with self._ws.db.read() as conn:
-            model_id = self._model_id(conn, name)
-            rows = conn.execute(
-                sa.select(alias_history)
-                .where(alias_history.c.model_id == model_id, alias_history.c.alias == alias)
-                .order_by(alias_history.c.id)
-            ).all()
-        return [
-            AliasMove(
-                r.alias,
-                r.action,
-                r.from_version,
-                r.to_version,
-                r.actor,
-                r.at if r.at.tzinfo else r.at.replace(tzinfo=UTC),
-            )
-            for r in rows
-        ]
-
-    def load_predictor(self, mv: ModelVersion) -> Predictor:
-        """Load a version for serving; the artifact's hash is verified on the way."""
-        path = self._ws.artifacts.path(mv.artifact, name=f"model {mv.ref}")
-        return load_predictor(path, mv.flavor, Signature.from_list(mv.signature))
-
-    # -- moving aliases --------------------------------------------------------------
-    def promote(
-        self,
-        name: str,
-        version: int,
-        alias: str,
-        *,
-        expected_revision: int | None = None,
-    ) -> ModelVersion:
-        """Point ``alias`` at ``version``.
-
-        ``expected_revision`` is the alias revision the caller saw (0 for "no alias
-        yet"); if someone moved the alias since, this raises ``Conflict``.
-        """
-        check_name("Alias", alias)
-        if alias.isdigit() or alias == "latest":
-            raise InvalidInput(
-                f"Alias '{alias}' is reserved; choose a name such as 'production' or 'staging'.",
-                field="alias",
-            )
-        with self._ws.tx() as conn:
-            model_id = self._model_id(conn, name)
-            status = self._status(conn, model_id, name, version)
-            if status == "archived":
-                raise Conflict(
-                    f"Model '{name}' version {version} is archived and cannot be "
-                    f"promoted; promote an active version."
-                )
-            self._move(conn, model_id, name, alias, version, "promote", expected_revision)
-        return self.get(name, version)
-
-    def rollback(self, name: str, alias: str) -> ModelVersion:
-        """Move ``alias`` back to the version it held before its latest promotion."""
-        with self._ws.tx() as conn:
-            model_id = self._model_id(conn, name)
-            rows = conn.execute(
-                sa.select(alias_history)
-                .where(alias_history.c.model_id == model_id, alias_history.c.alias == alias)
-                .order_by(alias_history.c.id.desc())
-            ).all()
-            if not rows:
-                raise NotFound(f"Model '{name}' has no alias '{alias}' to roll back.")
-            undone, target = 0, None
-            for row in rows:
-                if row.action == "rollback":
-                    undone += 1
-                elif undone:
-                    undone -= 1
-                else:
-                    target = row.from_version
-                    break
-            if target is None:
-                raise Conflict(
-                    f"Alias '{alias}' of '{name}' has no earlier version to roll back to."
-                )
-            if self._status(conn, model_id, name, target) == "archived":
-                raise Conflict(
-                    f"Cannot roll '{name}@{alias}' back to version {target}: it is "
-                    "archived. Promote an active version instead."
-                )
-            self._move(conn, model_id, name, alias, int(target), "rollback", None)
-        return self.get(name, int(target))
-
     def _status(self, conn: sa.Connection, model_id: int, name: str, version: int) -> str:
         status = conn.execute(
             sa.select(model_versions.c.status).where(
@@ -504,124 +523,63 @@ class ModelRegistry:
             )
         return str(status)
 
-    def _move(
-        self,
-        conn: sa.Connection,
-        model_id: int,
-        name: str,
-        alias: str,
-        version: int,
-        action: str,
-        expected_revision: int | None,
-    ) -> None:
-        query = sa.select(aliases.c.version, aliases.c.revision).where(
-            aliases.c.model_id == model_id, aliases.c.alias == alias
-        )
-        if not self._ws.db.is_sqlite:
-            query = query.with_for_update()
-        row = conn.execute(query).first()
-        revision = int(row.revision) if row else 0
-        if expected_revision is not None and expected_revision != revision:
-            held = f"version {row.version}" if row else "nothing"
-            raise Conflict(
-                f"Alias '{alias}' of '{name}' was moved by someone else while you "
-                f"were promoting (it now holds {held}); check and run again.",
-                alias=alias,
-                revision=revision,
-            )
-        now = datetime.now(UTC)
-        previous = int(row.version) if row else None
-        if row is None:
-            try:
-                with conn.begin_nested():
-                    conn.execute(
-                        aliases.insert().values(
-                            model_id=model_id,
-                            alias=alias,
-                            version=version,
-                            revision=1,
-                            updated_at=now,
-                        )
-                    )
-            except sa.exc.IntegrityError as exc:
-                raise Conflict(
-                    f"Alias '{alias}' of '{name}' was created concurrently; check and run again.",
-                    alias=alias,
-                ) from exc
-        else:
-            updated = conn.execute(
-                aliases.update()
-                .where(
-                    aliases.c.model_id == model_id,
-                    aliases.c.alias == alias,
-                    aliases.c.revision == revision,
-                )
-                .values(version=version, revision=revision + 1, updated_at=now)
-            )
-            if updated.rowcount != 1:
-                raise Conflict(
-                    f"Alias '{alias}' of '{name}' was moved concurrently; check and run again.",
-                    alias=alias,
-                )
-        conn.execute(
-            alias_history.insert().values(
-                model_id=model_id,
-                alias=alias,
-                action=action,
-                from_version=previous,
-                to_version=version,
-                actor=self._ws.actor,
-                at=now,
-            )
-        )
-        self._ws.lineage.replace_incoming(
-            conn, node("alias", name, alias), node("model", name, version), "points_to"
-        )
-        self._ws.audit.record(
-            conn,
-            f"alias.{action}",
-            f"model:{name}@{alias}",
-            {"from_version": previous, "to_version": version},
+    def _entity(self, conn: sa.Connection, model: Any, row: Any) -> ModelVersion:
+        trained = conn.execute(
+            sa.select(model_training_data.c.dataset, model_training_data.c.dataset_version)
+            .where(model_training_data.c.model_version_id == row.id)
+            .order_by(model_training_data.c.dataset, model_training_data.c.dataset_version)
+        ).all()
+        held = [a for a, v in self._aliases_of(conn, model.id).items() if v == row.version]
+        return ModelVersion(
+            name=model.name,
+            version=row.version,
+            flavor=row.flavor,
+            artifact=row.artifact,
+            filename=row.filename,
+            signature=list(row.signature),
+            metrics=dict(row.metrics),
+            params=dict(row.params),
+            tags=dict(row.tags),
+            risk_level=model.risk_level,
+            git_commit=row.git_commit,
+            description=row.description or "",
+            status=row.status,
+            created_by=row.created_by,
+            created_at=_utc(row.created_at),
+            trained_on=tuple(f"{n}@{v}" for n, v in trained),
+            aliases=tuple(held),
+            owner=model.owner,
         )
 
-    def archive(self, name: str, version: int) -> ModelVersion:
-        """Retire a version; it can no longer be promoted. An alias holding it blocks this."""
-        with self._ws.tx() as conn:
-            model_id = self._model_id(conn, name)
-            if self._status(conn, model_id, name, version) == "archived":
-                return self.get(name, version)
-            held = (
-                conn.execute(
-                    sa.select(aliases.c.alias).where(
-                        aliases.c.model_id == model_id, aliases.c.version == version
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            if held:
-                raise Conflict(
-                    f"Model '{name}' version {version} is held by alias(es) "
-                    f"{', '.join(held)}; move them first."
-                )
-            conn.execute(
-                model_versions.update()
-                .where(model_versions.c.model_id == model_id, model_versions.c.version == version)
-                .values(status="archived")
-            )
-            self._ws.audit.record(conn, "model.archived", f"model:{name}@{version}", {})
-        return self.get(name, version)
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _feature_columns(trained: Sequence[Any], target: str | None) -> list[Column] | None:
-    if not trained:
-        return None
-    schema = trained[0].schema
-    return [Column(c["name"], _column_type(c["type"])) for c in schema if c["name"] != target]
+def _check_risk(level: str) -> None:
+    if level not in RISK_LEVELS:
+        raise InvalidInput(
+            f"Risk level '{level}' is not one of {', '.join(RISK_LEVELS)}.", field="risk_level"
+        )
 
 
-def _column_type(kind: str) -> Any:
-    return kind if kind in {"integer", "float", "boolean", "string"} else "string"
+def _materialize(model: str | Path | Any, tmp: Path) -> Path:
+    if isinstance(model, str | Path):
+        path = Path(model)
+        if not path.is_file():
+            raise InvalidInput(f"Model file '{path}' does not exist.", field="path")
+        return path
+    if hasattr(model, "predict") and type(model).__module__.startswith("sklearn"):
+        from prodline.models import flavors
+
+        path = tmp / "model.skops"
+        flavors.save_sklearn(model, path)
+        return path
+    raise InvalidInput(
+        f"Cannot register a {type(model).__name__}: give a .skops or .onnx "
+        "file, or a scikit-learn estimator.",
+        field="model",
+    )
 
 
 def _git_commit() -> str | None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import builtins
 import hashlib
-import re
 import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import sqlalchemy as sa
 
+from prodline.core.refs import check_name
 from prodline.errors import Conflict, InvalidInput, NotFound
 from prodline.rag.types import SENSITIVITY_ORDER, ChunkMeta, Hit
 from prodline.store.tables import kb_chunks, kb_owners, kb_sources, kb_versions, kbs
@@ -33,8 +33,6 @@ if TYPE_CHECKING:
     from prodline.workspace import Workspace
 
 __all__ = ["KnowledgeBase", "KnowledgeBases", "chunk_set_sha256"]
-
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
 @dataclass(frozen=True)
@@ -137,12 +135,7 @@ class KnowledgeBases:
 
     # -- create / read ---------------------------------------------------------------
     def create(self, name: str, *, owner: str, description: str = "") -> KnowledgeBase:
-        if not NAME_RE.match(name or ""):
-            raise InvalidInput(
-                f"Knowledge base name '{name}' is not valid; use letters, digits, '.', '_' "
-                "or '-' (up to 100).",
-                field="name",
-            )
+        check_name("Knowledge base", name)
         if not owner:
             raise InvalidInput("A knowledge base needs an owner; pass --owner.", field="owner")
         now = datetime.now(UTC)

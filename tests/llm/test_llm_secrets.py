@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 
 import pytest
-from llm_test_servers import SECRET, FakeServers
+from llm_test_servers import SECRET, FakeServers, closed_url
 
 from prodline.errors import InvalidInput
 from prodline.llm import (
@@ -18,6 +18,7 @@ from prodline.llm import (
     parse_llm_config,
 )
 from prodline.llm.providers import AnthropicProvider, OpenAICompatProvider
+from prodline.llm.providers.base import scrub
 from prodline.rag.types import Hit
 
 ASK = [ChatMessage("user", "How long do refunds take?")]
@@ -84,3 +85,76 @@ def test_config_errors_do_not_echo_a_pasted_key(table: dict[str, object]) -> Non
         parse_llm_config({"providers": {"openai": table}})
     assert "api_key" in caught.value.message
     assert SECRET not in str(caught.value) and SECRET not in repr(caught.value.to_dict())
+
+
+PASSWORD = "pw-SECRET-9876543210"
+
+
+def _with_userinfo(url: str) -> str:
+    return url.replace("http://", f"http://proxyuser:{PASSWORD}@", 1)
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+def test_userinfo_and_a_key_with_a_newline_never_reach_errors_or_logs(
+    servers: FakeServers,
+    make_provider: Callable[..., ProviderConfig],
+    hits: list[Hit],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    kind: str,
+) -> None:
+    caplog.set_level(logging.DEBUG)  # httpx logs every request URL at INFO
+    monkeypatch.setenv("LLM_TEST_KEY", SECRET + "\n")  # as `echo $KEY > file` leaves it
+    base = servers.openai_url if kind == "openai" else servers.url
+    config = make_provider("cloud", kind, base_url=_with_userinfo(base), api_key_env="LLM_TEST_KEY")
+    gateway = Gateway(LlmConfig(providers={"cloud": config}, fallback=("cloud",)))
+    fake = servers.openai if kind == "openai" else servers.anthropic
+    ok = gateway.complete(ASK, hits)  # the key is sent stripped, the userinfo as Basic auth
+    sent = fake.requests[0]["headers"]
+    key_header = "authorization" if kind == "openai" else "x-api-key"
+    assert SECRET + "\n" not in str(sent)
+    if kind == "anthropic":
+        assert sent["x-api-key"] == SECRET
+    assert sent["authorization"].startswith("Basic ")  # URL credentials still reach the proxy
+    fake.always_status, fake.echo_key = 401, True
+    with pytest.raises(ProviderUnavailable) as caught:
+        gateway.complete(ASK, hits)
+    error = caught.value
+    tried = error.details["tried"]
+    assert tried and "key was" in tried[0]["error"] and "***" in tried[0]["error"]
+    assert key_header  # the echoed header value is what the fake server put in the message
+    seen = [repr(ok), str(error), repr(error.details), repr(error.to_dict())]
+    seen += [r.getMessage() for r in caplog.records]
+    for text in seen:
+        assert SECRET not in text and PASSWORD not in text
+
+
+def test_a_dead_provider_with_userinfo_is_named_without_it(
+    make_provider: Callable[..., ProviderConfig],
+    hits: list[Hit],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    dead = closed_url().replace("http://", f"http://me:{PASSWORD}@")
+    config = make_provider("dead", base_url=dead)
+    gateway = Gateway(LlmConfig(providers={"dead": config}, fallback=("dead",)))
+    with pytest.raises(ProviderUnavailable) as caught:
+        gateway.complete(ASK, hits)
+    message = caught.value.details["tried"][0]["error"]
+    assert "ConnectError" in message and "://" in message
+    for text in [message, str(caught.value)] + [r.getMessage() for r in caplog.records]:
+        assert PASSWORD not in text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("GET https://u:p4ss@h.example/v1 failed", "GET https://***@h.example/v1 failed"),
+        ("Illegal header value b'Bearer sk-abcdef\\n'", "Illegal header value b'Bearer ***'"),
+        ("headers {'x-api-key': 'abc-123'}", "headers {'x-api-key': '***'}"),
+        ("Authorization: Basic dXNlcjpwYXNzd29yZA==", "Authorization: Basic ***"),
+        ("nothing secret here: 14 days", "nothing secret here: 14 days"),
+    ],
+)
+def test_scrub_removes_credentials_in_any_form(text: str, expected: str) -> None:
+    assert scrub(text, ["sk-abcdef\n"]) == expected

@@ -6,6 +6,7 @@ The app runs in this process (lifespan included), driven by the official client.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -179,3 +180,24 @@ def test_package_exports_are_sorted() -> None:
     import prodline.serving.rag as rag
 
     assert rag.__all__ == sorted(rag.__all__) == ["create_rag_app", "serve_rag"]
+
+
+def test_provider_credentials_reach_neither_the_answer_nor_the_log(
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    password, key = "pw-SECRET-123456", "sk-SECRET-abcdef0123"
+    home = copy_home(template(tmp_path_factory), tmp_path_factory.mktemp("rag-secrets") / "home")
+    write_llm_config(home, closed_url().replace("http://", f"http://me:{password}@"))
+    with (home / "prodline.toml").open("a", encoding="utf-8") as f:
+        f.write('api_key_env = "RAG_TEST_KEY"\n')
+    monkeypatch.setenv("RAG_TEST_KEY", key + "\n")
+    caplog.set_level(logging.DEBUG)
+    with open_ws(home) as ws, in_process(ws, k=2) as http:
+        resp = http.post("/v1/chat/completions", json=ask(REFUND_Q))
+    assert resp.status_code == 200
+    assert [t["provider"] for t in resp.json()["tried"]] == ["dead"]
+    seen = [resp.text] + [r.getMessage() for r in caplog.records]
+    for text in seen:
+        assert password not in text and key not in text

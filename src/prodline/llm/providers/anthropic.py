@@ -30,7 +30,7 @@ class AnthropicProvider(HttpProvider):
 
     def headers(self) -> dict[str, str]:
         headers = {"Content-Type": "application/json", "anthropic-version": ANTHROPIC_VERSION}
-        key = self.config.api_key()
+        key = self.api_key()
         if key:
             headers["x-api-key"] = key
         return headers
@@ -61,7 +61,7 @@ class AnthropicProvider(HttpProvider):
         data = self.read_json(self.send(PATH, self._body(prompt, request, stream=False)))
         blocks = data.get("content")
         if not isinstance(blocks, list):
-            raise self.fail(f"reply from {self.config.base_url} has no content blocks")
+            raise self.fail(f"reply from {self.url} has no content blocks")
         texts = [b.get("text") for b in blocks if isinstance(b, dict) and b.get("type") == "text"]
         raw = "".join(t for t in texts if isinstance(t, str))
         text, citations = renumber_citations(raw, request.hits)
@@ -93,7 +93,7 @@ class AnthropicProvider(HttpProvider):
             if kind == "error":
                 error = data.get("error")
                 detail = error.get("message") if isinstance(error, dict) else error
-                raise self.fail(f"stream from {self.config.base_url} failed: {detail}")
+                raise self.fail(f"stream from {self.url} failed: {detail}")
             if kind == "message_start":
                 usage = (data.get("message") or {}).get("usage") or {}
                 tokens_in = usage.get("input_tokens", tokens_in)

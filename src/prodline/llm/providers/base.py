@@ -14,11 +14,13 @@ is retried only until its first byte arrives: after that, text has reached the c
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 
@@ -31,11 +33,63 @@ __all__ = [
     "MAX_BACKOFF_S",
     "Provider",
     "metered",
+    "scrub",
+    "split_userinfo",
     "sse_events",
 ]
 
 MAX_BACKOFF_S = 8.0
 _DETAIL_CHARS = 300
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#@\s]*@")
+_CREDENTIAL = re.compile(
+    r"(?i)(\b(?:authorization|x-api-key|api[-_]?key)\b[\"']?\s*[:=]\s*[\"']?"
+    r"(?:(?:bearer|basic)\s+)?)[^\s\"',;}]+"
+)
+_SCHEME_TOKEN = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
+
+
+def split_userinfo(url: str) -> tuple[str, tuple[str, str] | None]:
+    """``url`` without ``user:password@``, and the (decoded) user and password if it had one.
+
+    >>> split_userinfo("https://bob:s3cret@llm.example/v1")
+    ('https://llm.example/v1', ('bob', 's3cret'))
+    >>> split_userinfo("http://127.0.0.1:8000/v1")
+    ('http://127.0.0.1:8000/v1', None)
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return _USERINFO.sub(r"\1", url), None
+    if "@" not in parts.netloc:
+        return url, None
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    clean = urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    return clean, (unquote(user), unquote(password))
+
+
+def scrub(text: str, secrets: Iterator[str] | list[str] | tuple[str, ...] = ()) -> str:
+    """``text`` with credentials replaced by ``***``.
+
+    Removed: ``user:password@`` in any URL, the values of ``Authorization``/``x-api-key``
+    headers and ``Bearer``/``Basic`` tokens, and every given secret in any form a message
+    may hold it: as is, stripped of whitespace, or escaped (``\\n``) as in a ``repr``.
+
+    >>> scrub("POST https://u:p@h/v1: 401; key was Bearer sk-123456789", ["sk-123456789"])
+    'POST https://***@h/v1: 401; key was Bearer ***'
+    """
+    forms: set[str] = set()
+    for secret in secrets:
+        for form in (secret, secret.strip()):
+            if len(form) >= 3:
+                forms.add(form)
+                forms.add(form.encode("unicode_escape").decode("ascii"))
+                forms.add(json.dumps(form)[1:-1])
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, "***")
+    text = _USERINFO.sub(r"\1***@", text)
+    text = _CREDENTIAL.sub(r"\1***", text)
+    return _SCHEME_TOKEN.sub(r"\1 ***", text)
 
 
 class Provider(Protocol):
@@ -104,6 +158,16 @@ class HttpProvider(ABC):
                 self._client = httpx.Client(timeout=httpx.Timeout(self.config.timeout_s))
             return self._client
 
+    @property
+    def url(self) -> str:
+        """``config.base_url`` without ``user:password@``: what messages and logs may show."""
+        return split_userinfo(self.config.base_url)[0]
+
+    def api_key(self) -> str | None:
+        """The configured key without surrounding whitespace (a key file's newline)."""
+        key = self.config.api_key()
+        return key.strip() or None if key else None
+
     def close(self) -> None:
         with self._lock:
             if self._client is not None and self._own_client:
@@ -114,23 +178,34 @@ class HttpProvider(ABC):
     def headers(self) -> dict[str, str]:
         """Request headers, including the key read from the environment now."""
 
+    def secrets(self) -> list[str]:
+        """Everything that must never leave in a message: the key and the URL's userinfo."""
+        found = [self.config.api_key() or ""]
+        userinfo = split_userinfo(self.config.base_url)[1]
+        if userinfo:
+            raw = urlsplit(self.config.base_url).netloc.rpartition("@")[0]
+            found += [userinfo[1], f"{userinfo[0]}:{userinfo[1]}", raw, raw.partition(":")[2]]
+        return [s for s in found if s]
+
     def redact(self, text: str) -> str:
-        """``text`` with the API key (should a server echo it) replaced by ``***``."""
-        key = self.config.api_key()
-        return text.replace(key, "***") if key else text
+        """``text`` with credentials (should a server or a library echo them) as ``***``."""
+        return scrub(text, self.secrets())
 
     def fail(self, message: str, *, retryable: bool = False) -> ProviderFailed:
         return ProviderFailed(self.redact(message), retryable=retryable)
 
     def send(self, path: str, body: dict[str, Any], *, stream: bool = False) -> httpx.Response:
         """POST ``body`` as JSON with retries; a 2xx/3xx response (open if ``stream``)."""
-        url = self.config.base_url + path
+        url, userinfo = split_userinfo(self.config.base_url + path)
+        # Credentials in the URL go as Basic auth (what httpx would do), never in the URL
+        # that httpx logs and exceptions quote.
+        auth = httpx.BasicAuth(*userinfo) if userinfo else None
         attempts = self.config.retries + 1
         for attempt in range(attempts):
             wait = self.backoff_s * 2**attempt
             try:
                 request = self.client.build_request("POST", url, json=body, headers=self.headers())
-                response = self.client.send(request, stream=stream)
+                response = self.client.send(request, stream=stream, auth=auth)
             except (httpx.HTTPError, httpx.InvalidURL) as exc:  # connect, timeout, bad URL
                 retryable = isinstance(exc, httpx.TransportError) and not isinstance(
                     exc, httpx.UnsupportedProtocol
@@ -170,11 +245,11 @@ class HttpProvider(ABC):
         try:
             data = response.json()
         except (ValueError, httpx.HTTPError) as exc:
-            raise self.fail(f"reply from {self.config.base_url} is not JSON: {exc}") from None
+            raise self.fail(f"reply from {self.url} is not JSON: {exc}") from None
         finally:
             response.close()
         if not isinstance(data, dict):
-            raise self.fail(f"reply from {self.config.base_url} is not a JSON object")
+            raise self.fail(f"reply from {self.url} is not a JSON object")
         return data
 
     def events(self, response: httpx.Response) -> Iterator[tuple[str, dict[str, Any] | None]]:
@@ -187,13 +262,11 @@ class HttpProvider(ABC):
                 try:
                     parsed = json.loads(data)
                 except ValueError:
-                    raise self.fail(
-                        f"stream from {self.config.base_url} sent non-JSON data"
-                    ) from None
+                    raise self.fail(f"stream from {self.url} sent non-JSON data") from None
                 if isinstance(parsed, dict):
                     yield event, parsed
         except httpx.HTTPError as exc:
-            raise self.fail(f"stream from {self.config.base_url} broke: {exc!r}") from None
+            raise self.fail(f"stream from {self.url} broke: {exc!r}") from None
         finally:
             response.close()
 

@@ -28,7 +28,7 @@ class OpenAICompatProvider(HttpProvider):
 
     def headers(self) -> dict[str, str]:
         headers = {"Content-Type": "application/json"}
-        key = self.config.api_key()
+        key = self.api_key()
         if key:
             headers["Authorization"] = f"Bearer {key}"
         return headers
@@ -53,11 +53,9 @@ class OpenAICompatProvider(HttpProvider):
             choice = data["choices"][0]
             raw = choice["message"]["content"] or ""
         except (KeyError, IndexError, TypeError):
-            raise self.fail(
-                f"reply from {self.config.base_url} has no choices[0].message.content"
-            ) from None
+            raise self.fail(f"reply from {self.url} has no choices[0].message.content") from None
         if not isinstance(raw, str):
-            raise self.fail(f"reply from {self.config.base_url} has non-text content")
+            raise self.fail(f"reply from {self.url} has non-text content")
         text, citations = renumber_citations(raw, request.hits)
         usage = data.get("usage") or {}
         return metered(
@@ -84,7 +82,7 @@ class OpenAICompatProvider(HttpProvider):
             if "error" in chunk:
                 error = chunk["error"]
                 detail = error.get("message") if isinstance(error, dict) else error
-                raise self.fail(f"stream from {self.config.base_url} failed: {detail}")
+                raise self.fail(f"stream from {self.url} failed: {detail}")
             if isinstance(chunk.get("usage"), dict):
                 usage = chunk["usage"]
             for choice in chunk.get("choices") or []:

@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from prodline.config import Settings
-from prodline.errors import StoreUnavailable
+from prodline.core.promotion import AllowAll, PolicyDecision, PromotionPolicy, PromotionRequest
+from prodline.errors import GateFailed, StoreUnavailable
 from prodline.ledger.audit import AuditLog, load_or_create_key
 from prodline.ledger.lineage import Lineage
 from prodline.store.artifacts import ArtifactStore
@@ -20,6 +21,7 @@ from prodline.store.migrate import upgrade
 
 if TYPE_CHECKING:
     from prodline.data.datasets import Datasets
+    from prodline.models.entities import ModelVersion
     from prodline.models.registry import ModelRegistry
     from prodline.rag.kb import KnowledgeBases
 
@@ -60,6 +62,7 @@ class Workspace:
         self._datasets: Datasets | None = None
         self._models: ModelRegistry | None = None
         self._kbs: KnowledgeBases | None = None
+        self.policy: PromotionPolicy = AllowAll()
 
     @classmethod
     def open(
@@ -95,7 +98,7 @@ class Workspace:
         if self._models is None:
             from prodline.models.registry import ModelRegistry
 
-            self._models = ModelRegistry(self)
+            self._models = ModelRegistry(self, resolve_dataset=lambda ref: self.datasets.get(ref))
         return self._models
 
     @property
@@ -105,6 +108,101 @@ class Workspace:
 
             self._kbs = KnowledgeBases(self)
         return self._kbs
+
+    # -- the one promotion path --------------------------------------------------------
+    def promote(
+        self,
+        name: str,
+        version: int,
+        alias: str,
+        *,
+        create: bool = False,
+        expected_revision: int | None = None,
+    ) -> ModelVersion:
+        """Point ``alias`` of model ``name`` at ``version``, if the promotion policy allows.
+
+        The policy (``ws.policy``; everything is allowed until governance sets one) is
+        asked first, on the alias state read here; the move is then a compare-and-swap
+        on that state, so a concurrent move makes this raise ``Conflict`` instead of
+        slipping past the decision. A refusal raises ``GateFailed`` with the reasons and
+        is itself audited. A new alias name needs ``create=True`` (a typo such as
+        ``prod`` must not pass unnoticed) unless it is ``production``/``staging`` or
+        another model already uses it.
+
+        Examples
+        --------
+        >>> import tempfile, prodline as pl
+        >>> from sklearn.dummy import DummyClassifier
+        >>> ws = pl.Workspace.open(tempfile.mkdtemp())
+        >>> model = DummyClassifier().fit([[0.0], [1.0]], [0, 1])
+        >>> ws.models.register(model, name="demo", git_commit="").version
+        1
+        >>> ws.promote("demo", 1, "production").aliases
+        ('production',)
+        >>> ws.close()
+        """
+        mv = self.models.get(name, version)
+        state = self.models.alias_state(name, alias)
+        seen = expected_revision if expected_revision is not None else (state[1] if state else 0)
+        request = self._request(mv, alias, "promote", state[0] if state else None)
+        self._ask_policy(request)
+        return self.models.move_alias(
+            name, version, alias, action="promote", create=create, expected_revision=seen
+        )
+
+    def rollback(self, name: str, alias: str) -> ModelVersion:
+        """Move ``alias`` back to the version it held before its latest promotion.
+
+        Rollback is an alias move, never a rebuild: instant and audited. The policy is
+        asked too (``action="rollback"``), so governance can require sign-off for it.
+        """
+        target, revision = self.models.rollback_target(name, alias)
+        state = self.models.alias_state(name, alias)
+        request = self._request(
+            self.models.get(name, target), alias, "rollback", state[0] if state else None
+        )
+        self._ask_policy(request)
+        return self.models.move_alias(
+            name, target, alias, action="rollback", create=True, expected_revision=revision
+        )
+
+    def _request(
+        self, mv: ModelVersion, alias: str, action: str, held: int | None
+    ) -> PromotionRequest:
+        return PromotionRequest(
+            model=mv.name,
+            version=mv.version,
+            alias=alias,
+            action="rollback" if action == "rollback" else "promote",
+            risk_level=mv.risk_level,
+            from_version=held,
+            actor=self.actor,
+            metrics=dict(mv.metrics),
+            tags=dict(mv.tags),
+            trained_on=mv.trained_on,
+        )
+
+    def _ask_policy(self, request: PromotionRequest) -> PolicyDecision:
+        decision = self.policy.decide(request)
+        if decision.allowed:
+            return decision
+        with self.tx() as conn:
+            self.audit.record(
+                conn,
+                f"alias.{request.action}_refused",
+                f"model:{request.model}@{request.alias}",
+                {
+                    "to_version": request.version,
+                    "policy": decision.policy,
+                    "reasons": list(decision.reasons),
+                },
+            )
+        reasons = "; ".join(decision.reasons) or "the promotion policy refused it"
+        raise GateFailed(
+            f"Cannot {request.action} {request.ref} to '{request.alias}': {reasons}.",
+            reasons=list(decision.reasons),
+            policy=decision.policy,
+        )
 
     @contextmanager
     def tx(self) -> Iterator[Connection]:

@@ -60,14 +60,14 @@ def test_promote_rollback_and_history(
 ) -> None:
     _setup(ws, frame, fitted)
     ws.models.register(fitted[0], name="clf", trained_on=["points@1"], target="label")
-    ws.models.promote("clf", 1, "production")
-    ws.models.promote("clf", 2, "production")
-    ws.models.promote("clf", 3, "production")
+    ws.promote("clf", 1, "production")
+    ws.promote("clf", 2, "production")
+    ws.promote("clf", 3, "production")
     assert ws.models.get("clf", "production").version == 3
-    assert ws.models.rollback("clf", "production").version == 2
-    assert ws.models.rollback("clf", "production").version == 1
+    assert ws.rollback("clf", "production").version == 2
+    assert ws.rollback("clf", "production").version == 1
     with pytest.raises(Conflict, match="no earlier version"):
-        ws.models.rollback("clf", "production")
+        ws.rollback("clf", "production")
     history = ws.models.alias_history("clf", "production")
     assert [(h.action, h.from_version, h.to_version) for h in history] == [
         ("promote", None, 1),
@@ -85,22 +85,22 @@ def test_archive_blocks_promotion(
     ws: Workspace, frame: pd.DataFrame, fitted: list[LogisticRegression]
 ) -> None:
     _setup(ws, frame, fitted)
-    ws.models.promote("clf", 2, "production")
+    ws.promote("clf", 2, "production")
     with pytest.raises(Conflict, match="held by alias"):
         ws.models.archive("clf", 2)
     assert ws.models.archive("clf", 1).status == "archived"
     with pytest.raises(Conflict, match="archived"):
-        ws.models.promote("clf", 1, "staging")
+        ws.promote("clf", 1, "staging")
 
 
 def test_stale_expected_revision_conflicts(
     ws: Workspace, frame: pd.DataFrame, fitted: list[LogisticRegression]
 ) -> None:
     _setup(ws, frame, fitted)
-    ws.models.promote("clf", 1, "production", expected_revision=0)
-    ws.models.promote("clf", 2, "production", expected_revision=1)
+    ws.promote("clf", 1, "production", expected_revision=0)
+    ws.promote("clf", 2, "production", expected_revision=1)
     with pytest.raises(Conflict, match="moved by someone else"):
-        ws.models.promote("clf", 1, "production", expected_revision=1)
+        ws.promote("clf", 1, "production", expected_revision=1)
     assert ws.models.get("clf@production").version == 2
 
 
@@ -111,7 +111,7 @@ def _race(
     state = ws.models.alias_state("clf", "production")
     barrier.wait()
     try:
-        ws.models.promote("clf", version, "production", expected_revision=state[1] if state else 0)
+        ws.promote("clf", version, "production", expected_revision=state[1] if state else 0)
         results.put("won")
     except Conflict:
         results.put("conflict")
@@ -123,7 +123,7 @@ def test_two_processes_promoting_one_alias_exactly_one_wins(
     ws: Workspace, frame: pd.DataFrame, fitted: list[LogisticRegression]
 ) -> None:
     _setup(ws, frame, fitted)
-    ws.models.promote("clf", 1, "production")
+    ws.promote("clf", 1, "production")
     ctx = mp.get_context("spawn")
     barrier, results = ctx.Barrier(2), ctx.Queue()
     procs = [
@@ -153,7 +153,7 @@ def test_unknown_things_say_what_exists(
     with pytest.raises(NotFound, match="no alias 'prod'; it has no aliases yet"):
         ws.models.get("clf", "prod")
     with pytest.raises(NotFound, match="has no version 9"):
-        ws.models.promote("clf", 9, "production")
+        ws.promote("clf", 9, "production")
 
 
 def test_pickles_and_untrusted_types_are_refused(

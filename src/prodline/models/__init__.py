@@ -1,5 +1,18 @@
-"""Model registry: versions, aliases, promotion, rollback; flavors load model files."""
+"""Model registry: registered models, versions, aliases; flavors load model files.
 
-from prodline.models.registry import RISK_LEVELS, AliasMove, ModelRegistry, ModelVersion
+Promote and roll back through ``Workspace.promote`` / ``Workspace.rollback``: they ask
+the promotion policy before the registry moves an alias.
+"""
 
-__all__ = ["AliasMove", "ModelRegistry", "ModelVersion", "RISK_LEVELS"]
+from prodline.models.entities import RISK_LEVELS, AliasMove, ModelVersion, RegisteredModel
+from prodline.models.registry import ModelRegistry
+from prodline.models.training import TrainingDataset
+
+__all__ = [
+    "RISK_LEVELS",
+    "AliasMove",
+    "ModelRegistry",
+    "ModelVersion",
+    "RegisteredModel",
+    "TrainingDataset",
+]

@@ -168,7 +168,7 @@ class ModelRegistry:
                     "Pass --trained-on DATASET@V so the signature comes from the dataset.",
                     field="trained_on",
                 )
-            check_features(trained, target, [c.name for c in signature.columns])
+            check_features(trained, target, list(signature.names))
             flavors.load_predictor(path, flavor, signature)  # refuse what cannot be served
             artifact = self._ws.artifacts.put_file(path)
             filename = path.name

@@ -51,8 +51,8 @@ def _template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Template]:
         ws.models.register(v1, name="clf", trained_on=["toy@1"], target="label")
         ws.models.register(v2, name="clf", trained_on=["toy@1"], target="label")
         ws.models.register(pipe, name="mixed", trained_on=["toy-mixed@1"], target="label")
-        ws.models.promote("clf", 1, "production")
-        ws.models.promote("mixed", 1, "production")
+        ws.promote("clf", 1, "production")
+        ws.promote("mixed", 1, "production")
         ws.close()
     yield Template(home, frame, v1, v2, mixed, pipe)
 

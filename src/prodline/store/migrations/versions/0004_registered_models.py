@@ -23,15 +23,13 @@ _RANK = {"minimal": 0, "limited": 1, "high": 2}
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("models") as batch_op:
-        batch_op.add_column(sa.Column("owner", sa.String(200), nullable=False, server_default=""))
-        batch_op.add_column(sa.Column("description", sa.Text(), nullable=False, server_default=""))
-        batch_op.add_column(
-            sa.Column("risk_level", sa.String(20), nullable=False, server_default="minimal")
-        )
-        batch_op.add_column(
-            sa.Column("created_by", sa.String(200), nullable=False, server_default="")
-        )
+    for column in (
+        sa.Column("owner", sa.String(200), nullable=False, server_default=""),
+        sa.Column("description", sa.Text(), nullable=False, server_default=""),
+        sa.Column("risk_level", sa.String(20), nullable=False, server_default="minimal"),
+        sa.Column("created_by", sa.String(200), nullable=False, server_default=""),
+    ):
+        op.add_column("models", column)
     op.create_table(
         "model_training_data",
         sa.Column("model_version_id", sa.Integer(), nullable=False),
@@ -57,8 +55,7 @@ def upgrade() -> None:
     for model_id, (risk, first_by) in facts.items():
         conn.execute(
             sa.text(
-                "UPDATE models SET risk_level = :risk, created_by = :by, owner = :by "
-                "WHERE id = :id"
+                "UPDATE models SET risk_level = :risk, created_by = :by, owner = :by WHERE id = :id"
             ),
             {"risk": risk, "by": first_by, "id": model_id},
         )
@@ -71,15 +68,16 @@ def upgrade() -> None:
         )
     )
     op.drop_table("model_version_datasets")
-    with op.batch_alter_table("model_versions") as batch_op:
-        batch_op.drop_column("risk_level")
+    # Native DROP COLUMN (SQLite >= 3.35): a batch copy of model_versions would trip the
+    # foreign keys that point at it.
+    op.execute("ALTER TABLE model_versions DROP COLUMN risk_level")
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("model_versions") as batch_op:
-        batch_op.add_column(
-            sa.Column("risk_level", sa.String(20), nullable=False, server_default="minimal")
-        )
+    op.add_column(
+        "model_versions",
+        sa.Column("risk_level", sa.String(20), nullable=False, server_default="minimal"),
+    )
     conn = op.get_bind()
     conn.execute(
         sa.text(
@@ -104,6 +102,5 @@ def downgrade() -> None:
         )
     )
     op.drop_table("model_training_data")
-    with op.batch_alter_table("models") as batch_op:
-        for column in ("created_by", "risk_level", "description", "owner"):
-            batch_op.drop_column(column)
+    for column in ("created_by", "risk_level", "description", "owner"):
+        op.execute(f"ALTER TABLE models DROP COLUMN {column}")

@@ -48,13 +48,15 @@ _HTML_BLOCKS = frozenset(
 _Parsed = tuple[str, list[Section]]  # (title, sections)
 
 
-def load_document(path: Path) -> Document | Skipped:
+def load_document(path: Path, *, source: str | None = None) -> Document | Skipped:
     """Read one file into a ``Document``, or say why it was skipped.
 
     Parameters
     ----------
     path
         A ``.md``/``.markdown``, ``.txt``, ``.html``/``.htm`` or ``.pdf`` file.
+    source
+        The name to record it under; default: the resolved path.
 
     Returns
     -------
@@ -66,8 +68,8 @@ def load_document(path: Path) -> Document | Skipped:
     try:
         resolved = path.resolve()
     except (OSError, RuntimeError) as exc:
-        return Skipped(str(path), f"unreadable: {_oneline(exc)}")
-    source = str(resolved)
+        return Skipped(source or str(path), f"unreadable: {_oneline(exc)}")
+    source = source or str(resolved)
     suffix = path.suffix.lower() or resolved.suffix.lower()
     parse = _PARSERS.get(suffix)
     if parse is None:
@@ -98,7 +100,9 @@ def load_document(path: Path) -> Document | Skipped:
     )
 
 
-def iter_documents(paths: Sequence[Path]) -> Iterator[Document | Skipped]:
+def iter_documents(
+    paths: Sequence[Path], *, follow_symlinks: bool = False
+) -> Iterator[Document | Skipped]:
     """Load every file under ``paths``, walking folders recursively in sorted order.
 
     Hidden files and folders (name starting with ``.``) inside a walked folder are
@@ -106,10 +110,17 @@ def iter_documents(paths: Sequence[Path]) -> Iterator[Document | Skipped]:
     not followed, so a link loop cannot hang the walk. A file reached twice is loaded
     once.
 
+    The walk never leaves a folder it was given: a file symlink whose target resolves
+    outside that folder is skipped, saying so, unless ``follow_symlinks``; then it is
+    loaded under the link's own path (inside the folder), so that removing the link and
+    ingesting with ``prune`` removes it.
+
     Parameters
     ----------
     paths
         Files and folders.
+    follow_symlinks
+        Load file symlinks that point outside the folder being walked.
 
     Yields
     ------
@@ -118,15 +129,42 @@ def iter_documents(paths: Sequence[Path]) -> Iterator[Document | Skipped]:
     """
     seen: set[str] = set()
     for given in paths:
+        root = _root(Path(given))
         for file, error in _walk(Path(given)):
             if error is not None:
                 yield Skipped(str(file), error)
                 continue
             key = _identity(file)
+            source = None
+            if root is not None and not _inside(key, root):
+                if not follow_symlinks:
+                    yield Skipped(str(file.absolute()), _outside_reason(key, root))
+                    continue
+                source = str(file.absolute())
             if key in seen:
                 continue
             seen.add(key)
-            yield load_document(file)
+            yield load_document(file, source=source)
+
+
+def _outside_reason(target: str, root: str) -> str:
+    """Why a symlink out of the ingest root was not followed, and how to follow it."""
+    return (
+        f"symlink to {target}, outside {root}: not followed; pass follow_symlinks=True "
+        "(--follow-symlinks) to ingest it"
+    )
+
+
+def _root(path: Path) -> str | None:
+    """The resolved folder a walk must stay in; None for a file given explicitly."""
+    try:
+        return str(path.resolve()) if path.is_dir() else None
+    except (OSError, RuntimeError):
+        return None
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
 
 
 def _identity(path: Path) -> str:

@@ -92,12 +92,15 @@ def ingest(
     prune: bool = False,
     max_tokens: int = 200,
     overlap: int = 40,
+    follow_symlinks: bool = False,
     progress: Progress | None = None,
 ) -> IngestReport:
     """Bring knowledge base ``name`` in line with the files under ``paths``.
 
     One ingest per knowledge base at a time on this machine: a second one waits for the
-    first (the embedded index has one writer per folder).
+    first (the embedded index has one writer per folder). A folder's file symlinks that
+    point outside it are skipped (and, with ``prune``, their earlier chunks removed)
+    unless ``follow_symlinks``.
     """
     with writer_lock(kbs, name):
         return _ingest(
@@ -109,6 +112,7 @@ def ingest(
             prune=prune,
             max_tokens=max_tokens,
             overlap=overlap,
+            follow_symlinks=follow_symlinks,
             progress=progress,
         )
 
@@ -133,6 +137,7 @@ def _ingest(
     prune: bool,
     max_tokens: int,
     overlap: int,
+    follow_symlinks: bool,
     progress: Progress | None,
 ) -> IngestReport:
     from prodline.rag.chunking import chunk_document
@@ -147,6 +152,7 @@ def _ingest(
     index = kbs.vector_index(name)
     embedder = kbs.embedder()
     seen: set[str] = set()
+    escaped: set[str] = set()  # targets of symlinks out of a root, not followed
     files_done = chunks_done = 0
     with ws.db.read() as conn:
         known = {
@@ -188,10 +194,12 @@ def _ingest(
             elapsed = time.perf_counter() - started
             progress("file", files_done, chunks_done, chunks_done / elapsed if elapsed else 0.0)
 
-    for item in iter_documents([Path(p) for p in paths]):
+    for item in iter_documents([Path(p) for p in paths], follow_symlinks=follow_symlinks):
         files_done += 1
         if isinstance(item, Skipped):
             report.skipped.append((item.source, item.reason))
+            if Path(item.source).is_symlink():
+                escaped.add(str(Path(item.source).resolve()))
             continue
         seen.add(item.source)
         if known.get(item.source) == item.content_sha256:
@@ -209,7 +217,8 @@ def _ingest(
         roots = [str(Path(p).resolve()) for p in paths]
         for source in sorted(set(known) - seen):
             inside = any(source == r or source.startswith(r.rstrip("/") + "/") for r in roots)
-            if inside and not Path(source).exists():
+            # gone from a root, or reached through a symlink out of it (no longer followed)
+            if (inside and not Path(source).exists()) or source in escaped:
                 report.chunks_removed += remove_source(ws, kbs, name, source, record=False)
                 report.removed.append(source)
     index.flush()

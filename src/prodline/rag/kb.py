@@ -11,11 +11,11 @@ from __future__ import annotations
 import builtins
 import hashlib
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import sqlalchemy as sa
@@ -29,7 +29,8 @@ if TYPE_CHECKING:
     from prodline.rag.bm25 import Bm25Index
     from prodline.rag.embed import Embedder
     from prodline.rag.index import VectorIndex
-    from prodline.rag.ingest import IngestReport
+    from prodline.rag.ingest import IngestReport, Progress
+    from prodline.rag.retrieve import Mode
     from prodline.workspace import Workspace
 
 __all__ = ["KnowledgeBase", "KnowledgeBases", "chunk_set_sha256"]
@@ -181,7 +182,7 @@ class KnowledgeBases:
             version = conn.execute(
                 sa.select(sa.func.max(kb_versions.c.version)).where(kb_versions.c.kb_id == row.id)
             ).scalar()
-        created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
+        created = row.created_at  # UTC-aware: the column type sees to it
         return KnowledgeBase(
             id=row.id,
             name=row.name,
@@ -218,8 +219,8 @@ class KnowledgeBases:
                 "sensitivity": r.sensitivity,
                 "kinds": list(r.kinds),
                 "content_sha256": r.content_sha256,
-                "modified_at": _aware(r.modified_at).isoformat(),
-                "ingested_at": _aware(r.ingested_at).isoformat(),
+                "modified_at": r.modified_at.isoformat(),
+                "ingested_at": r.ingested_at.isoformat(),
             }
             for r in rows
         ]
@@ -240,17 +241,68 @@ class KnowledgeBases:
         return int(result.inserted_primary_key[0])  # type: ignore[index]
 
     # -- operations (see ingest.py and retrieve.py) ----------------------------------
-    def ingest(self, name: str, paths: Sequence[str | Path], **kwargs: Any) -> IngestReport:
-        """Ingest files/folders; see :func:`prodline.rag.ingest.ingest`."""
+    def ingest(
+        self,
+        name: str,
+        paths: Sequence[str | Path],
+        *,
+        owner: str | None = None,
+        prune: bool = False,
+        max_tokens: int = 200,
+        overlap: int = 40,
+        follow_symlinks: bool = False,
+        progress: Progress | None = None,
+    ) -> IngestReport:
+        """Bring the KB in line with the files under ``paths``.
+
+        Unchanged files are skipped, changed ones replaced; ``prune`` drops sources gone
+        from the given folders. A folder's file symlinks pointing outside it are skipped
+        unless ``follow_symlinks``. See :func:`prodline.rag.ingest.ingest`.
+        """
         from prodline.rag.ingest import ingest
 
-        return ingest(self._ws, self, name, [Path(p) for p in paths], **kwargs)
+        return ingest(
+            self._ws,
+            self,
+            name,
+            [Path(p) for p in paths],
+            owner=owner,
+            prune=prune,
+            max_tokens=max_tokens,
+            overlap=overlap,
+            follow_symlinks=follow_symlinks,
+            progress=progress,
+        )
 
-    def search(self, name: str, query: str, **kwargs: Any) -> builtins.list[Hit]:
-        """Hybrid search; see :func:`prodline.rag.retrieve.search`."""
+    def search(
+        self,
+        name: str,
+        query: str,
+        *,
+        k: int = 5,
+        filters: Mapping[str, str] | None = None,
+        clearance: str = "phi",
+        mode: str = "hybrid",
+        vector: np.ndarray | None = None,
+    ) -> builtins.list[Hit]:
+        """The ``k`` best chunks for ``query`` (hybrid by default) that pass the filters.
+
+        ``clearance`` caps the sensitivity returned; ``vector`` is the query's embedding
+        when the caller has it. See :func:`prodline.rag.retrieve.search`.
+        """
         from prodline.rag.retrieve import search
 
-        return search(self._ws, self, name, query, **kwargs)
+        return search(
+            self._ws,
+            self,
+            name,
+            query,
+            k=k,
+            filters=filters,
+            clearance=clearance,
+            mode=cast("Mode", mode),  # checked there: one of hybrid, vector, bm25
+            vector=vector,
+        )
 
     def remove(self, name: str, source: str) -> int:
         """Drop one source's chunks; returns how many chunks were removed."""
@@ -308,7 +360,7 @@ class KnowledgeBases:
                         ChunkMeta(
                             source_id=int(r.sid),
                             owner_id=int(r.owner_id),
-                            modified_at=_aware(r.modified_at).timestamp(),
+                            modified_at=r.modified_at.timestamp(),
                             sensitivity=SENSITIVITY_ORDER.get(r.sensitivity, 2),
                         )
                     )
@@ -359,7 +411,3 @@ class KnowledgeBases:
 
 def _index_name(kb: str) -> str:
     return f"kb_{kb}".replace("-", "_").replace(".", "_")
-
-
-def _aware(ts: datetime) -> datetime:
-    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)

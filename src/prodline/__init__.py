@@ -1,11 +1,18 @@
 """prodline: take AI from proof of concept to governed production.
 
 ``import prodline as pl`` gives the SDK: open a :class:`Workspace`, then reach every
-part through it (``ws.datasets``, ``ws.models``, ``ws.audit``, ``ws.lineage``).
+part through it (``ws.datasets``, ``ws.models``, ``ws.kbs``, ``ws.audit``,
+``ws.lineage``) and promote through ``ws.promote`` / ``ws.rollback``. The entities
+those return are importable from here too; they load on first use, so
+``import prodline`` stays light.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from prodline.core.promotion import PolicyDecision, PromotionPolicy, PromotionRequest
 from prodline.errors import (
     Conflict,
     GateFailed,
@@ -19,13 +26,27 @@ from prodline.errors import (
 )
 from prodline.workspace import Workspace
 
+if TYPE_CHECKING:
+    from prodline.data.datasets import DatasetVersion
+    from prodline.ledger.audit import AuditEvent
+    from prodline.models.entities import ModelVersion, RegisteredModel
+    from prodline.rag.kb import KnowledgeBase
+
 __all__ = [
+    "AuditEvent",
     "Conflict",
+    "DatasetVersion",
     "GateFailed",
     "IntegrityError",
     "InvalidInput",
+    "KnowledgeBase",
+    "ModelVersion",
     "NotFound",
+    "PolicyDecision",
     "ProdlineError",
+    "PromotionPolicy",
+    "PromotionRequest",
+    "RegisteredModel",
     "StoreUnavailable",
     "Unauthorized",
     "UnsafeModel",
@@ -34,3 +55,25 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+# Entities whose modules pull heavy libraries (pandas, the embedding stack) load lazily.
+_LAZY = {
+    "AuditEvent": "prodline.ledger.audit",
+    "DatasetVersion": "prodline.data.datasets",
+    "KnowledgeBase": "prodline.rag.kb",
+    "ModelVersion": "prodline.models.entities",
+    "RegisteredModel": "prodline.models.entities",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'prodline' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
 
-from prodline.cli.common import console, open_workspace, print_json, split_ref
+from prodline.cli.common import console, open_workspace, print_json, print_table, split_ref
 
 app = typer.Typer(
     help="Versioned datasets with owners, sources and sensitivity tags.", no_args_is_help=True
@@ -40,17 +39,23 @@ def add(
 
 
 def _print_sensitivity(sensitivity: dict[str, dict[str, Any]]) -> None:
-    table = Table(title="columns and sensitivity")
-    for col in ("column", "level", "kinds", "evidence"):
-        table.add_column(col)
+    rows = []
     for column, info in sensitivity.items():
         level = str(info.get("level", "none"))
         style = {"pii": "yellow", "phi": "red"}.get(level, "dim")
         evidence = info.get("evidence") or {}
         shares = ", ".join(f"{k} {float(v):.0%}" for k, v in dict(evidence).items())
         kinds = ", ".join(info.get("kinds") or [])
-        table.add_row(column, f"[{style}]{level}[/]", kinds, shares)
-    console.print(table)
+        rows.append((_escape(column), f"[{style}]{level}[/]", _escape(kinds), shares))
+    print_table(
+        "columns and sensitivity", ("column", "level", "kinds", "evidence"), rows, markup=True
+    )
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
 
 
 @app.command("list")
@@ -64,20 +69,22 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> 
     if as_json:
         print_json([d.to_dict() for d in items])
         return
-    table = Table(title="datasets")
-    for col in ("name", "version", "rows", "owner", "source", "sensitivity", "created"):
-        table.add_column(col)
-    for d in items:
-        table.add_row(
-            d.name,
-            str(d.version),
-            str(d.rows),
-            d.owner,
-            d.source,
-            d.sensitivity_level,
-            d.created_at.strftime("%Y-%m-%d %H:%M"),
-        )
-    console.print(table)
+    print_table(
+        "datasets",
+        ("name", "version", "rows", "owner", "source", "sensitivity", "created"),
+        (
+            (
+                d.name,
+                d.version,
+                d.rows,
+                d.owner,
+                d.source,
+                d.sensitivity_level,
+                f"{d.created_at:%Y-%m-%d %H:%M}",
+            )
+            for d in items
+        ),
+    )
 
 
 @app.command("show")

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.table import Table
-from rich.tree import Tree
 
-from prodline.cli.common import console, open_workspace, print_json, split_ref
-from prodline.ledger.lineage import LineageNode, node
-from prodline.workspace import Workspace
+from prodline.cli.common import console, open_workspace, print_json, print_table, split_ref
+
+if TYPE_CHECKING:
+    from rich.tree import Tree
+
+    from prodline.ledger.audit import VerifyResult
+    from prodline.ledger.lineage import LineageNode
+    from prodline.workspace import Workspace
 
 RELATION_LABELS = {
     "points_to": "points to",
@@ -38,29 +41,40 @@ def audit_log(
     if as_json:
         print_json([e.to_dict() for e in events])
         return
-    table = Table(title="audit log (newest first)")
-    for col in ("#", "time (UTC)", "actor", "action", "subject", "hash"):
-        table.add_column(col)
-    for e in events:
-        table.add_row(
-            str(e.seq), e.ts[:19].replace("T", " "), e.actor, e.action, e.subject, e.hash[:12]
-        )
-    console.print(table)
+    print_table(
+        "audit log (newest first)",
+        ("#", "time (UTC)", "actor", "action", "subject", "hash"),
+        (
+            (e.seq, e.ts[:19].replace("T", " "), e.actor, e.action, e.subject, e.hash[:12])
+            for e in events
+        ),
+    )
 
 
 @audit_app.command("verify")
-def audit_verify() -> None:
+def audit_verify(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Recompute the hash chain and check signed checkpoints; exit 1 if tampered.
 
-    Example: prodline audit verify
+    Example: prodline audit verify --json
     """
     with open_workspace() as ws:
         result = ws.audit.verify()
+    if as_json:
+        print_json(_verify_dict(result))
+        if not result.ok:
+            raise typer.Exit(1)
+        return
     if result.ok:
         console.print(f"[green]{result}[/]")
         return
     console.print(f"[red]{result}[/]")
     raise typer.Exit(1)
+
+
+def _verify_dict(result: VerifyResult) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return asdict(result) | {"message": str(result)}
 
 
 def node_facts(ws: Workspace, tree: LineageNode) -> dict[str, dict[str, Any]]:
@@ -78,11 +92,14 @@ def node_facts(ws: Workspace, tree: LineageNode) -> dict[str, dict[str, Any]]:
 def lineage(
     ref: str = typer.Argument(..., help="NAME@VERSION or NAME@ALIAS of a model."),
     openlineage: bool = typer.Option(False, "--openlineage", help="Print OpenLineage events."),
+    as_json: bool = typer.Option(False, "--json", help="Print the tree and facts as JSON."),
 ) -> None:
     """Print a model's lineage back to the source data, with owners and sensitivity.
 
     Example: prodline lineage credit-risk@production --openlineage
     """
+    from prodline.ledger.lineage import node
+
     name, which = split_ref(ref, what="model")
     with open_workspace() as ws:
         mv = ws.models.get(name, which)
@@ -98,7 +115,22 @@ def lineage(
 
         console.print(to_json_lines(run_events(tree, facts)), highlight=False, soft_wrap=True)
         return
+    if as_json:
+        print_json(_tree_dict(tree, facts))
+        return
     console.print(render_tree(tree, facts))
+
+
+def _tree_dict(item: LineageNode, facts: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """One node and its parents, recursively, with what we know of each."""
+    return {
+        "id": item.id,
+        "kind": item.kind,
+        "name": item.name,
+        "ref": item.ref,
+        "facts": facts.get(item.id, {}),
+        "parents": [{"relation": p.relation} | _tree_dict(p, facts) for p in item.parents],
+    }
 
 
 def _label(item: LineageNode, facts: dict[str, dict[str, Any]]) -> str:
@@ -128,6 +160,9 @@ def _label(item: LineageNode, facts: dict[str, dict[str, Any]]) -> str:
 
 
 def render_tree(tree: LineageNode, facts: dict[str, dict[str, Any]]) -> Tree:
+    """The lineage as a Rich tree, one line of facts per node."""
+    from rich.tree import Tree
+
     root = Tree(_label(tree, facts))
 
     def add(parent: Tree, item: LineageNode) -> None:

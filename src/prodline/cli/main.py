@@ -2,17 +2,19 @@
 
 User mistakes (any ``ProdlineError``, bad flags) print one line and exit 2; a
 tampered audit log exits 1. Set ``PRODLINE_DEBUG=1`` to see tracebacks of bugs.
+Every command but ``init`` and ``demo`` refuses a missing workspace.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import typer
 
 from prodline.cli import data, kb, ledger, model
-from prodline.cli.common import console, err_console, open_workspace, split_ref
+from prodline.cli.common import console, err_console, open_workspace, print_json, split_ref
 from prodline.errors import InvalidInput, ProdlineError
 
 app = typer.Typer(
@@ -31,14 +33,49 @@ app.command("rollback")(model.rollback)
 app.command("lineage")(ledger.lineage)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from prodline import __version__
+
+        console.print(f"prodline {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_print_version,
+        is_eager=True,
+        help="Print the version and exit.",
+    ),
+) -> None:
+    """Take AI from proof of concept to governed production.
+
+    The workspace is PRODLINE_HOME (default ./.prodline); create it with prodline init.
+    """
+
+
 @app.command("init")
-def init() -> None:
-    """Create the workspace (PRODLINE_HOME or ./.prodline) and its database.
+def init(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Create the workspace (PRODLINE_HOME or ./.prodline) if needed and say where it is.
+
+    Running it again is harmless: an existing workspace is opened, not reset.
 
     Example: PRODLINE_HOME=~/prodline prodline init
     """
-    with open_workspace() as ws:
-        console.print(f"workspace ready at {ws.home} ({ws.db.dialect})")
+    from prodline.cli.common import workspace_exists
+    from prodline.config import Settings
+
+    existed = workspace_exists(Settings.load())
+    with open_workspace(create=True) as ws:
+        home, dialect = ws.home, ws.db.dialect
+    if as_json:
+        print_json({"home": str(home), "database": dialect, "created": not existed})
+        return
+    state = "already there" if existed else "created"
+    console.print(f"workspace ready at {home} ({dialect}, {state})", highlight=False)
 
 
 @app.command("serve")
@@ -94,18 +131,43 @@ def serve(
 @app.command("demo")
 def demo(
     serve_after: bool = typer.Option(
-        True, "--serve/--no-serve", help="Leave the server running at the end."
+        True, "--serve/--no-serve", help="Leave the model server running at the end."
     ),
-    port: int = typer.Option(8000, "--port", min=1, max=65535),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="Model server port."),
     rag: bool = typer.Option(True, "--rag/--no-rag", help="Also run the support-desk RAG story."),
+    servers: bool = typer.Option(
+        True,
+        "--servers/--no-servers",
+        help="Start the model and RAG servers during the stories (--no-servers: in-process "
+        "only; implies --no-serve).",
+    ),
+    files: Path = typer.Option(
+        None,
+        "--files",
+        file_okay=False,
+        help="Only write german_credit.csv, lr.skops and gb.skops to this folder (the tour's "
+        "inputs) and exit.",
+    ),
 ) -> None:
-    """Run the credit-risk and support-desk stories end to end in the current workspace.
+    """Run the credit-risk and support-desk stories (examples/) in the current workspace.
 
-    Example: PRODLINE_HOME=/tmp/demo prodline demo --no-serve
+    Creates the workspace if needed. With --files DIR it only writes the files the README
+    tour types in, and touches no workspace.
+
+    Example: PRODLINE_HOME=/tmp/demo prodline demo --no-serve; prodline demo --files .
     """
-    from prodline.cli.demo import run_story
+    from prodline.cli.demo import run_demo, write_files
 
-    run_story(serve=serve_after, port=port, rag=rag)
+    if files is not None:
+        for name, scores in write_files(files).items():
+            console.print(
+                f"wrote {files / name}  (test auc={scores['auc']:.3f}, "
+                f"accuracy={scores['accuracy']:.3f})",
+                highlight=False,
+            )
+        console.print(f"wrote {files / 'german_credit.csv'}", highlight=False)
+        return
+    run_demo(serve=serve_after and servers, port=port, rag=rag, servers=servers)
 
 
 def run() -> None:

@@ -5,9 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
-from prodline.cli.common import console, open_workspace, parse_pairs, print_json, split_ref
+from prodline.cli.common import (
+    console,
+    open_workspace,
+    parse_pairs,
+    print_json,
+    print_table,
+    split_ref,
+)
 from prodline.errors import InvalidInput
 
 app = typer.Typer(help="Model registry: versions, aliases, archive.", no_args_is_help=True)
@@ -64,19 +70,21 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> 
     if as_json:
         print_json([mv.to_dict() | {"all_aliases": al} for mv, al in items])
         return
-    table = Table(title="models")
-    for col in ("name", "latest", "flavor", "risk", "aliases", "metrics"):
-        table.add_column(col)
-    for mv, al in items:
-        table.add_row(
-            mv.name,
-            str(mv.version),
-            mv.flavor,
-            mv.risk_level,
-            ", ".join(f"{a}→v{v}" for a, v in al.items()),
-            ", ".join(f"{k}={v:.4g}" for k, v in mv.metrics.items()),
-        )
-    console.print(table)
+    print_table(
+        "models",
+        ("name", "latest", "flavor", "risk", "aliases", "metrics"),
+        (
+            (
+                mv.name,
+                mv.version,
+                mv.flavor,
+                mv.risk_level,
+                ", ".join(f"{a}→v{v}" for a, v in al.items()),
+                ", ".join(f"{k}={v:.4g}" for k, v in mv.metrics.items()),
+            )
+            for mv, al in items
+        ),
+    )
 
 
 @app.command("show")
@@ -104,18 +112,21 @@ def show(
     console.print("inputs: " + ", ".join(f"{c['name']}:{c['type']}" for c in mv.signature))
     if mv.metrics:
         console.print("metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in mv.metrics.items()))
-    table = Table(title=f"versions of {name}")
-    for col in ("version", "status", "aliases", "created"):
-        table.add_column(col)
-    for v in versions:
-        table.add_row(
-            str(v.version), v.status, ", ".join(v.aliases), v.created_at.strftime("%Y-%m-%d %H:%M")
-        )
-    console.print(table)
+    print_table(
+        f"versions of {name}",
+        ("version", "status", "aliases", "created"),
+        (
+            (v.version, v.status, ", ".join(v.aliases), f"{v.created_at:%Y-%m-%d %H:%M}")
+            for v in versions
+        ),
+    )
 
 
 @app.command("archive")
-def archive(ref: str = typer.Argument(..., help="NAME@VERSION.")) -> None:
+def archive(
+    ref: str = typer.Argument(..., help="NAME@VERSION."),
+    as_json: bool = typer.Option(False, "--json", help="Print the archived version as JSON."),
+) -> None:
     """Retire a version so it can no longer be promoted.
 
     Example: prodline model archive credit-risk@1
@@ -123,6 +134,9 @@ def archive(ref: str = typer.Argument(..., help="NAME@VERSION.")) -> None:
     name, version = split_ref(ref, what="model", need_ref=True)
     with open_workspace() as ws:
         mv = ws.models.archive(name, _version(version))
+    if as_json:
+        print_json(mv.to_dict())
+        return
     console.print(f"archived {mv.ref}")
 
 
@@ -135,18 +149,30 @@ def _version(text: str | None) -> int:
 def promote(
     ref: str = typer.Argument(..., help="NAME@VERSION to promote."),
     to: str = typer.Option(..., "--to", help="Alias to move, e.g. production."),
+    create: bool = typer.Option(
+        False, "--create", help="Allow a new alias name (a typo must not make one)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Point an alias at a version.
+    """Point an alias at a version (asking the promotion policy first).
 
-    Example: prodline promote credit-risk@2 --to production
+    Example: prodline promote credit-risk@2 --to production;
+    prodline promote credit-risk@3 --to shadow --create
     """
     name, version = split_ref(ref, what="model", need_ref=True)
     with open_workspace() as ws:
         state = ws.models.alias_state(name, to)
         before = state[0] if state else None
-        mv = ws.models.promote(
-            name, _version(version), to, expected_revision=state[1] if state else 0
+        mv = ws.promote(
+            name,
+            _version(version),
+            to,
+            create=create,
+            expected_revision=state[1] if state else 0,
         )
+    if as_json:
+        print_json({"model": name, "alias": to, "version": mv.version, "previous": before})
+        return
     was = f" (was v{before})" if before else ""
     console.print(f"[green]{name}@{to}[/] → v{mv.version}{was}")
 
@@ -154,6 +180,7 @@ def promote(
 def rollback(
     name: str = typer.Argument(..., help="Model name."),
     alias: str = typer.Option("production", "--alias", help="Alias to move back."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Move an alias back to the version it held before.
 
@@ -161,6 +188,10 @@ def rollback(
     """
     with open_workspace() as ws:
         state = ws.models.alias_state(name, alias)
-        mv = ws.models.rollback(name, alias)
-    was = f" (was v{state[0]})" if state else ""
+        mv = ws.rollback(name, alias)
+    before = state[0] if state else None
+    if as_json:
+        print_json({"model": name, "alias": alias, "version": mv.version, "previous": before})
+        return
+    was = f" (was v{before})" if before else ""
     console.print(f"[yellow]rolled back[/] {name}@{alias} → v{mv.version}{was}")

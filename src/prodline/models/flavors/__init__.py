@@ -4,7 +4,15 @@ Two flavors are accepted: scikit-learn models saved with skops and ONNX graphs.
 Python pickles are refused. :func:`detect_flavor` tells them apart by content,
 :func:`infer_signature` works out the input columns, and :func:`load_predictor`
 returns a :class:`Predictor`.
+
+The flavor modules load on first use (``OnnxPredictor`` imports onnxruntime,
+``SklearnPredictor`` scikit-learn), so importing this package stays cheap for
+commands that only read the registry.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from prodline.models.flavors.base import (
     Column,
@@ -16,8 +24,11 @@ from prodline.models.flavors.base import (
     infer_signature,
     load_predictor,
 )
-from prodline.models.flavors.onnx import OnnxPredictor
-from prodline.models.flavors.sklearn import SklearnPredictor, save_sklearn
+from prodline.models.flavors.sklearn import save_sklearn
+
+if TYPE_CHECKING:
+    from prodline.models.flavors.onnx import OnnxPredictor
+    from prodline.models.flavors.sklearn import SklearnPredictor
 
 __all__ = [
     "Column",
@@ -32,3 +43,20 @@ __all__ = [
     "load_predictor",
     "save_sklearn",
 ]
+
+_LAZY = {
+    "OnnxPredictor": "prodline.models.flavors.onnx",
+    "SklearnPredictor": "prodline.models.flavors.sklearn",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a flavor module the first time one of its classes is asked for."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

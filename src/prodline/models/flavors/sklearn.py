@@ -19,25 +19,31 @@ Scoring is shaped by how scikit-learn 1.9 validates input, measured per call
   fitted copy of the names, and proves on a probe batch that the matrix scores as a
   DataFrame does, without warnings; if not, it keeps DataFrames.
 * Any string column means DataFrames (a ColumnTransformer selects by name).
+
+Importing this module is cheap: skops and scikit-learn load on first use. ``import
+skops.io`` walks every scikit-learn module, and one of them
+(``sklearn.externals.array_api_compat.torch``) imports torch when it is installed —
+about 300 MB and a second for a process that never touches a tensor. :func:`_skops_io`
+imports skops with the array libraries hidden, so the walk skips those adapters; they
+stay importable afterwards for anyone who asks for them directly.
 """
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
+import sys
+import threading
 import warnings
 from collections.abc import Mapping, Sequence
 from copy import deepcopy
+from functools import cache
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import skops.io
-from sklearn.base import BaseEstimator
-from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline
-from sklearn.tree import DecisionTreeClassifier, ExtraTreeClassifier
 
 from prodline.errors import InvalidInput, UnsafeModel
 from prodline.models.flavors.base import Column, Prediction, Signature, gather_columns
@@ -64,15 +70,9 @@ TRUSTED_BUILTINS = frozenset(
     }
 )
 
-# Classifiers whose ``predict`` is ``classes_[argmax(score)]`` and whose
-# ``predict_proba`` is a row-wise non-decreasing map of the same score.
-_ARGMAX_CLASSIFIERS = (
-    DecisionTreeClassifier,
-    ExtraTreeClassifier,
-    ExtraTreesClassifier,
-    LogisticRegression,
-    RandomForestClassifier,
-)
+# Array libraries whose scikit-learn/SciPy adapters ``import skops.io`` would load.
+_HIDDEN_WHILE_IMPORTING_SKOPS = ("torch", "cupy", "jax", "dask")
+_skops_lock = threading.Lock()
 _INPUT_ERRORS = (ValueError, TypeError, KeyError, IndexError)
 _PROBE_ROWS = {"integer": [0, 1], "float": [0.0, 1.0], "boolean": [False, True]}
 
@@ -86,7 +86,7 @@ def save_sklearn(model: Any, path: Path) -> None:
         If skops cannot represent the model.
     """
     try:
-        skops.io.dump(model, Path(path))
+        _skops_io().dump(model, Path(path))
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"skops cannot save this {type(model).__name__}: {exc}") from exc
 
@@ -124,7 +124,7 @@ def load_sklearn(path: Path) -> Any:
             untrusted_types=refused,
         )
     try:
-        return skops.io.load(path, trusted=reported)
+        return _skops_io().load(path, trusted=reported)
     except Exception as exc:
         raise InvalidInput(f"'{path.name}' could not be loaded by skops: {exc}") from None
 
@@ -188,7 +188,7 @@ class SklearnPredictor:
         self._order = _column_order(estimator, signature, source)
         self._classes = _probability_classes(estimator)
         self._argmax = self._classes is not None and type(_final_step(estimator)) in (
-            _ARGMAX_CLASSIFIERS
+            _argmax_classifiers()
         )
         self._dtype: type = np.float64 if signature.numeric else object
         self._use_matrix = self._choose_matrix_route()
@@ -273,9 +273,61 @@ class SklearnPredictor:
 def _reported_types(path: Path) -> list[str]:
     """The types skops itself would not build from this file."""
     try:
-        return list(skops.io.get_untrusted_types(file=path))
+        return list(_skops_io().get_untrusted_types(file=path))
     except Exception as exc:
         raise InvalidInput(f"'{path.name}' is not a readable skops file: {exc}") from None
+
+
+class _Hide(importlib.abc.MetaPathFinder):
+    """An import finder that makes a few top-level packages look absent."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.names = tuple(names)
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname.partition(".")[0] in self.names:
+            raise ModuleNotFoundError(f"{fullname} is hidden while skops loads", name=fullname)
+        return None
+
+
+@cache
+def _skops_io() -> ModuleType:
+    """``skops.io``, imported without loading torch (or other array libraries) on the way.
+
+    skops lists scikit-learn's estimators by importing every scikit-learn package, the
+    array-API adapters included; ``pkgutil.walk_packages`` skips a package whose import
+    fails with ``ImportError``, so hiding the array libraries for the duration skips
+    their adapters and nothing else. Libraries already imported are left alone, and
+    the lock keeps two threads from importing skops with different finders.
+    """
+    with _skops_lock:
+        hidden = [name for name in _HIDDEN_WHILE_IMPORTING_SKOPS if name not in sys.modules]
+        finder = _Hide(hidden)
+        sys.meta_path.insert(0, finder)
+        try:
+            import skops.io
+        finally:
+            sys.meta_path.remove(finder)
+    return skops.io
+
+
+@cache
+def _argmax_classifiers() -> tuple[type, ...]:
+    """Classifiers whose ``predict`` is ``classes_[argmax(score)]`` and whose
+    ``predict_proba`` is a row-wise non-decreasing map of the same score."""
+    from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.tree import DecisionTreeClassifier, ExtraTreeClassifier
+
+    return (
+        DecisionTreeClassifier,
+        ExtraTreeClassifier,
+        ExtraTreesClassifier,
+        LogisticRegression,
+        RandomForestClassifier,
+    )
 
 
 def _is_trusted(name: str) -> bool:
@@ -283,12 +335,16 @@ def _is_trusted(name: str) -> bool:
 
 
 def _final_step(estimator: Any) -> Any:
+    from sklearn.pipeline import Pipeline
+
     while isinstance(estimator, Pipeline):
         estimator = estimator.steps[-1][1]
     return estimator
 
 
 def _first_step(estimator: Any) -> Any:
+    from sklearn.pipeline import Pipeline
+
     while isinstance(estimator, Pipeline):
         estimator = estimator.steps[0][1]
     return estimator
@@ -328,6 +384,8 @@ def _probability_classes(estimator: Any) -> np.ndarray | None:
 
 def _text_columns(estimator: Any) -> set[str]:
     """Input columns that feed an encoder whose fitted categories are text."""
+    from sklearn.compose import ColumnTransformer
+
     first = _first_step(estimator)
     if isinstance(first, ColumnTransformer):
         found: set[str] = set()
@@ -351,6 +409,8 @@ def _is_text(column: Any, categories: Any) -> bool:
 
 def _drop_feature_names(root: Any, order: Sequence[str]) -> list[tuple[Any, np.ndarray]]:
     """Delete ``feature_names_in_`` equal to ``order`` anywhere in the estimator tree."""
+    from sklearn.base import BaseEstimator
+
     wanted = np.asarray(order, dtype=object)
     dropped: list[tuple[Any, np.ndarray]] = []
     seen: set[int] = set()

@@ -4,26 +4,32 @@ Ingests the support handbook shipped in ``prodline/demo/docs`` (one page holds p
 data) plus openly licensed text that ships inside scikit-learn (its dataset
 descriptions, BSD-3-Clause), serves the KB, and asks questions through the official
 ``openai`` client: answers come back with citations and a groundedness score, and the
-question that retrieves personal data is routed to the self-hosted path.
+question that retrieves personal data is routed to the self-hosted path. Needs the
+``rag`` extra. Run it on its own::
+
+    PRODLINE_HOME=/tmp/support python examples/support_desk.py
+
+or as the second half of ``prodline demo``.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import time
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import httpx
+from rich.console import Console
 from rich.table import Table
 
-from prodline.cli.demo import _free_port, _step, _wait_ready, console
-from prodline.workspace import Workspace
-
-__all__ = ["QUESTIONS", "run_support_story"]
+import prodline as pl
 
 KB = "support-desk"
 QUESTIONS = [
@@ -34,6 +40,7 @@ QUESTIONS = [
     "How many instances are in the iris dataset?",
     "How does prodline protect the audit log against a rewritten tail?",
 ]
+console = Console()
 
 
 def corpus_folder(dest: Path) -> Path:
@@ -45,7 +52,7 @@ def corpus_folder(dest: Path) -> Path:
     for page in sorted(handbook.glob("*.md")):
         shutil.copyfile(page, dest / page.name)
     # The project's own docs, when running from a source checkout (make demo).
-    readme = Path(__file__).resolve().parents[3] / "README.md"
+    readme = Path(__file__).resolve().parents[1] / "README.md"
     if readme.is_file() and "prodline" in readme.read_text(encoding="utf-8")[:200]:
         shutil.copyfile(readme, dest / "prodline-README.md")
     descr = Path(sklearn.datasets.__file__).parent / "descr"
@@ -55,11 +62,12 @@ def corpus_folder(dest: Path) -> Path:
     return dest
 
 
-def run_support_story(ws: Workspace, *, port: int | None = None) -> None:
-    """Run the RAG story in ``ws``; the server it starts is stopped at the end."""
-    from openai import OpenAI
+def run(ws: pl.Workspace, *, port: int | None = None, servers: bool = True) -> None:
+    """Run the RAG story in ``ws``; the server it starts is stopped at the end.
 
-    _step("6. build the support-desk knowledge base")
+    With ``servers=False`` the knowledge base is built and searched in-process instead.
+    """
+    console.rule("[bold]6. build the support-desk knowledge base")
     if not any(kb.name == KB for kb in ws.kbs.list()):
         ws.kbs.create(KB, owner="support-team", description="support handbook and reference")
     docs = corpus_folder(ws.home / "demo-corpus")
@@ -80,17 +88,24 @@ def run_support_story(ws: Workspace, *, port: int | None = None) -> None:
             )
     console.print(table)
 
-    _step("7. serve it and ask through the official openai client")
-    port = port or _free_port()
+    if not servers:
+        console.rule("[bold]7. search it")
+        for question in QUESTIONS[:2]:
+            hit = ws.kbs.search(KB, question, k=1)[0]
+            console.print(f"[bold]Q:[/] {question}\n   best hit: {Path(hit.source).name}")
+        return
+    console.rule("[bold]7. serve it and ask through the official openai client")
+    _ask_through_a_server(ws, port or _free_port())
+
+
+def _ask_through_a_server(ws: pl.Workspace, port: int) -> None:
+    from openai import OpenAI
+
     url = f"http://127.0.0.1:{port}"
     env = dict(os.environ, PRODLINE_HOME=str(ws.home), PRODLINE_DB_URL=ws.settings.db_url)
+    command = [sys.executable, "-m", "prodline.cli.main", "serve", "rag", KB, "--port", str(port)]
     with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "prodline.cli.main", "serve", "rag", KB, "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=log,
-        )
+        proc = subprocess.Popen(command, env=env, stdout=log, stderr=log)
         try:
             with console.status(f"starting the RAG server on {url}…"):
                 _wait_ready(url, proc, timeout=180)
@@ -106,6 +121,29 @@ def run_support_story(ws: Workspace, *, port: int | None = None) -> None:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise pl.ProdlineError(
+                f"The RAG server exited with code {proc.returncode} before it was ready; "
+                f"run `prodline serve rag {KB}` by hand to see why."
+            )
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise pl.ProdlineError(f"The RAG server at {url} was not ready within {timeout:.0f} s.")
 
 
 def _show(question: str, answer: str, extra: dict[str, Any]) -> None:
@@ -124,3 +162,8 @@ def _show(question: str, answer: str, extra: dict[str, Any]) -> None:
         f"{extra.get('provider')} · {extra.get('route_reason', '')}",
         highlight=False,
     )
+
+
+if __name__ == "__main__":
+    with pl.Workspace.open() as workspace:
+        run(workspace)

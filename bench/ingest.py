@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from prodline.cli.demo_rag import corpus_folder
+from prodline.cli.demo import load_example
 from prodline.rag.chunking import chunk_document
 from prodline.rag.documents import iter_documents
 from prodline.rag.embed import default_embedder
@@ -29,7 +29,7 @@ from prodline.workspace import Workspace
 
 
 def build_corpus(root: Path, copies: int) -> Path:
-    base = corpus_folder(root / "base")
+    base = load_example("support_desk").corpus_folder(root / "base")
     out = root / "corpus"
     for i in range(copies):
         for src in base.rglob("*"):

@@ -5,10 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from prodline.cli.common import console, open_workspace, print_json
+from prodline.cli.common import console, open_workspace, print_json, print_table
 
 app = typer.Typer(help="Knowledge bases for retrieval-augmented generation.", no_args_is_help=True)
 
@@ -18,6 +16,7 @@ def create(
     name: str = typer.Argument(..., help="Knowledge base name."),
     owner: str = typer.Option(..., "--owner", "-o", help="Owning team."),
     description: str = typer.Option("", "--description", "-d"),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Create an empty knowledge base.
 
@@ -25,6 +24,9 @@ def create(
     """
     with open_workspace() as ws:
         kb = ws.kbs.create(name, owner=owner, description=description)
+    if as_json:
+        print_json(kb.to_dict())
+        return
     console.print(f"[green]created[/] knowledge base {kb.name} (owner {kb.owner})")
 
 
@@ -45,6 +47,10 @@ def ingest(
 
     Example: prodline kb ingest support-desk docs/ faq.md --prune
     """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from prodline.cli.common import current_console
+
     with open_workspace() as ws:
         ws.kbs.get(name)
         columns = (
@@ -56,7 +62,7 @@ def ingest(
             ),
             TimeElapsedColumn(),
         )
-        with Progress(*columns, console=console, transient=True, disable=as_json) as bar:
+        with Progress(*columns, console=current_console(), transient=True, disable=as_json) as bar:
             task = bar.add_task("ingest", total=None, files=0, chunks=0, rate=0.0)
 
             def progress(_: str, files: int, chunks: int, rate: float) -> None:
@@ -103,14 +109,11 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> 
     if as_json:
         print_json([kb.to_dict() for kb in items])
         return
-    table = Table(title="knowledge bases")
-    for col in ("name", "owner", "version", "sources", "chunks", "embedder"):
-        table.add_column(col)
-    for kb in items:
-        table.add_row(
-            kb.name, kb.owner, str(kb.version), str(kb.sources), str(kb.chunks), kb.embedder
-        )
-    console.print(table)
+    print_table(
+        "knowledge bases",
+        ("name", "owner", "version", "sources", "chunks", "embedder"),
+        ((kb.name, kb.owner, kb.version, kb.sources, kb.chunks, kb.embedder) for kb in items),
+    )
 
 
 @app.command("show")
@@ -132,19 +135,21 @@ def show(
         f"[bold]{kb.name}[/] v{kb.version}  owner={kb.owner}  sources={kb.sources}  "
         f"chunks={kb.chunks}  embedder={kb.embedder}"
     )
-    table = Table(title="sources")
-    for col in ("source", "title", "owner", "chunks", "sensitivity", "modified"):
-        table.add_column(col)
-    for s in sources:
-        table.add_row(
-            s["source"],
-            s["title"],
-            s["owner"],
-            str(s["chunks"]),
-            s["sensitivity"] + (f" ({', '.join(s['kinds'])})" if s["kinds"] else ""),
-            s["modified_at"][:10],
-        )
-    console.print(table)
+    print_table(
+        "sources",
+        ("source", "title", "owner", "chunks", "sensitivity", "modified"),
+        (
+            (
+                s["source"],
+                s["title"],
+                s["owner"],
+                s["chunks"],
+                s["sensitivity"] + (f" ({', '.join(s['kinds'])})" if s["kinds"] else ""),
+                s["modified_at"][:10],
+            )
+            for s in sources
+        ),
+    )
 
 
 @app.command("search")

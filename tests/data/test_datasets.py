@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from prodline.cli.demo import data_path
+from prodline.cli.main import run
 from prodline.errors import InvalidInput, NotFound
 from prodline.workspace import Workspace
 
@@ -104,3 +108,40 @@ def test_unknown_names_and_versions_say_what_exists(ws: Workspace) -> None:
         ws.datasets.get("c", 7)
     with pytest.raises(InvalidInput, match="not a number"):
         ws.datasets.get("c@x")
+
+
+@pytest.mark.parametrize(
+    ("column", "kind"),
+    [
+        (pa.array([[("a", 1)], [("b", 2)]], type=pa.map_(pa.string(), pa.int64())), "map"),
+        (pa.array([[1, 2], [3]]), "list"),
+        (pa.array([{"x": 1}, {"x": 2}]), "struct"),
+    ],
+)
+def test_nested_parquet_columns_are_one_clear_error(
+    sqlite_ws: Workspace, tmp_path: Path, column: pa.Array, kind: str
+) -> None:
+    path = tmp_path / "nested.parquet"
+    pq.write_table(pa.table({"id": [1, 2], "attrs": column}), path)
+    with pytest.raises(InvalidInput, match=rf"nested columns.*'attrs' \({kind}") as info:
+        sqlite_ws.datasets.register(path, name="nested", owner="x")
+    assert info.value.details.get("field") == "path"
+    assert sqlite_ws.datasets.list() == []
+
+
+def test_cli_data_add_of_a_map_column_exits_2_with_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "map.parquet"
+    attrs = pa.array([[("a", 1)], [("b", 2)]], type=pa.map_(pa.string(), pa.int64()))
+    pq.write_table(pa.table({"id": [1, 2], "attrs": attrs}), path)
+    monkeypatch.setenv("PRODLINE_HOME", str(tmp_path / "home"))
+    Workspace.open(tmp_path / "home").close()
+    argv = ["prodline", "data", "add", str(path), "--name", "m", "--owner", "x"]
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as exited:
+        run()
+    out = capsys.readouterr()
+    lines = (out.out + out.err).strip().splitlines()
+    assert exited.value.code == 2
+    assert len(lines) == 1 and "'attrs' (map<" in lines[0] and "internal error" not in lines[0]

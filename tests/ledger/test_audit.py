@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import itertools
 import json
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from prodline.cli.main import run
+from prodline.errors import InvalidInput
 from prodline.ledger.audit import event_hash
 from prodline.store.tables import audit_checkpoints, audit_events, audit_head
 from prodline.workspace import Workspace
@@ -210,3 +214,28 @@ def test_concurrent_appenders_keep_one_chain(
     result = workspaces[0].audit.verify()
     assert result.ok, str(result)
     assert result.events == 60
+
+
+@pytest.mark.parametrize("key", ["zz", "not hex at all", "abc"])
+def test_a_non_hex_audit_key_is_one_clear_line_and_exit_2(
+    key: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PRODLINE_AUDIT_KEY", key)
+    with pytest.raises(InvalidInput, match="PRODLINE_AUDIT_KEY is not hexadecimal"):
+        Workspace.open(tmp_path / "home")
+    monkeypatch.setenv("PRODLINE_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(sys, "argv", ["prodline", "data", "list"])
+    with pytest.raises(SystemExit) as exited:
+        run()
+    out = capsys.readouterr()
+    lines = (out.out + out.err).strip().splitlines()
+    assert exited.value.code == 2
+    assert len(lines) == 1 and "not hexadecimal" in lines[0] and "internal error" not in lines[0]
+
+
+def test_a_corrupted_key_file_names_the_file(tmp_path: Path) -> None:
+    Workspace.open(tmp_path / "home").close()
+    key_file = tmp_path / "home" / "keys" / "audit.key"
+    key_file.write_text("not-a-key\n")
+    with pytest.raises(InvalidInput, match=f"key file {key_file} is not hexadecimal"):
+        Workspace.open(tmp_path / "home")

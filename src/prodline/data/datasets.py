@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from prodline.core.refs import check_name, parse_ref
@@ -31,6 +32,20 @@ if TYPE_CHECKING:
     from prodline.workspace import Workspace
 
 __all__ = ["DatasetVersion", "Datasets", "parse_ref"]
+
+
+def _check_flat(schema: pa.Schema, filename: str) -> None:
+    """Refuse nested columns (map, list, struct): profiles, drift and signatures describe
+    one value per cell, so a nested column would fail later with a driver error."""
+    nested = [f"'{f.name}' ({f.type})" for f in schema if pa.types.is_nested(f.type)]
+    if nested:
+        raise InvalidInput(
+            f"'{filename}' has nested columns, which datasets cannot hold: "
+            f"{', '.join(nested)}; flatten them into one column per field (or JSON text) "
+            "and add the file again.",
+            field="path",
+        )
+
 
 @dataclass(frozen=True)
 class DatasetVersion:
@@ -186,6 +201,7 @@ class Datasets:
         suffix = path.suffix.lower()
         try:
             if suffix in {".parquet", ".pq"}:
+                _check_flat(pq.read_schema(path), path.name)
                 frame, fmt = pd.read_parquet(path), "parquet"
             elif suffix in {".csv", ".txt", ".tsv"}:
                 sep = "\t" if suffix == ".tsv" else ","
@@ -238,9 +254,7 @@ class Datasets:
 
     @staticmethod
     def _entity(row: Any) -> DatasetVersion:
-        created = row.created_at
-        if created.tzinfo is None:
-            created = created.replace(tzinfo=UTC)
+        created = row.created_at  # UTC-aware: the column type sees to it
         return DatasetVersion(
             name=row.name,
             version=row.version,

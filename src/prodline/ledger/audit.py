@@ -31,7 +31,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from prodline.errors import IntegrityError
+from prodline.errors import IntegrityError, InvalidInput
 from prodline.store.db import Database
 from prodline.store.tables import audit_checkpoints, audit_events, audit_head
 
@@ -110,14 +110,33 @@ def load_or_create_key(path: Path) -> bytes:
     """The signing key: ``PRODLINE_AUDIT_KEY`` (hex) or a 0600 file made on first use."""
     env = os.environ.get("PRODLINE_AUDIT_KEY")
     if env:
-        return bytes.fromhex(env)
+        return _hex_key(
+            env.strip(),
+            "PRODLINE_AUDIT_KEY",
+            "set it to hex digits, e.g. the output of "
+            "python -c 'import secrets; print(secrets.token_hex(32))'",
+        )
     if path.exists():
-        return bytes.fromhex(path.read_text().strip())
+        return _hex_key(
+            path.read_text().strip(),
+            f"the key file {path}",
+            "restore it from a backup (a new key cannot verify old checkpoints)",
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_bytes(32)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(key.hex())
+    return key
+
+
+def _hex_key(text: str, where: str, fix: str) -> bytes:
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        key = b""
+    if not key:
+        raise InvalidInput(f"The audit signing key in {where} is not hexadecimal; {fix}.")
     return key
 
 

@@ -101,10 +101,34 @@ class KnowledgeBases:
         if name not in self._indexes:
             from prodline.rag.index import open_index
 
-            self._indexes[name] = open_index(
-                self.index_url(name), dim=self.embedder().dim, name=_index_name(name)
+            shared = bool(self._ws.settings.vector_url)
+            index = open_index(
+                self.index_url(name),
+                dim=self.embedder().dim,
+                name=collection_name(name) if shared else _index_name(name),
             )
+            self._indexes[name] = index
+            scheme = self.index_url(name).partition("://")[0].lower()
+            if scheme in ("milvus", "http", "https") and not index.count():
+                self._migrate(name)
         return self._indexes[name]
+
+    def _migrate(self, name: str) -> None:
+        """Fill a new, empty Milvus collection from the vectors kept in the store.
+
+        Before KB names mapped one-to-one, ``a-b`` and ``a_b`` shared one collection; each
+        KB now has its own and is filled here on first open (the old collection is left
+        alone: drop it by hand once no release older than this one uses it).
+        """
+        with self._ws.db.read() as conn:
+            kb = conn.execute(sa.select(kbs.c.id).where(kbs.c.name == name)).first()
+            if kb is None:
+                return
+            has_chunks = conn.execute(
+                sa.select(kb_chunks.c.id).where(kb_chunks.c.kb_id == kb.id).limit(1)
+            ).first()
+        if has_chunks is not None:
+            self.reconcile(name)
 
     def searchable_index(self, name: str) -> VectorIndex:
         """The vector index, reopened when another process committed a newer generation.
@@ -410,4 +434,28 @@ class KnowledgeBases:
 
 
 def _index_name(kb: str) -> str:
+    """The index's name in the KB's own folder (the default location): nothing shares it."""
     return f"kb_{kb}".replace("-", "_").replace(".", "_")
+
+
+_ESCAPES = {"_": "__", "-": "_h", ".": "_d"}
+_MAX_COLLECTION = 255
+
+
+def collection_name(kb: str) -> str:
+    """The index's name where indexes of several KBs live side by side (Milvus, or a
+    configured ``PRODLINE_VECTOR_URL`` folder): one-to-one with the KB name.
+
+    Milvus names allow ``[A-Za-z0-9_]``; ``_``, ``-`` and ``.`` are escaped as ``__``,
+    ``_h`` and ``_d`` (so ``a-b``, ``a_b`` and ``a.b`` never share a collection), and a
+    name that would pass 255 characters keeps a prefix and a hash of the exact KB name.
+    Names of letters and digits map as they always did (``kb_<name>``).
+
+    >>> [collection_name(n) for n in ("support", "a-b", "a_b", "a.b")]
+    ['kb_support', 'kb_a_hb', 'kb_a__b', 'kb_a_db']
+    """
+    escaped = "kb_" + "".join(_ESCAPES.get(c, c) for c in kb)
+    if len(escaped) <= _MAX_COLLECTION:
+        return escaped
+    digest = hashlib.sha256(kb.encode("utf-8")).hexdigest()[:16]
+    return f"{escaped[: _MAX_COLLECTION - 18]}_x{digest}"

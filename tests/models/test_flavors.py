@@ -23,7 +23,8 @@ from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
 from skl2onnx import to_onnx
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import RandomForestClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
@@ -588,3 +589,80 @@ def test_sklearn_predictor_leaves_the_callers_estimator_alone(frame: pd.DataFram
     assert model.feature_names_in_.tolist() == ["a", "b"]
     result = predictor.predict(columns_of(frame, ["a", "b"]))
     np.testing.assert_array_equal(result.predictions, model.predict(frame[["a", "b"]]))
+
+
+# -- nullable columns: what a fitted pipeline does with a missing value -----------------
+
+
+def _nan_frame() -> pd.DataFrame:
+    rng = np.random.default_rng(5)
+    return pd.DataFrame(
+        {
+            "a": rng.normal(size=60),
+            "b": rng.normal(size=60),
+            "c": rng.choice(["x", "y"], size=60),
+            "label": rng.integers(0, 2, 60),
+        }
+    )
+
+
+def _branches(a: Any, b: Any, model: Any) -> Pipeline:
+    prep = ColumnTransformer(
+        [("a", a, ["a"]), ("b", b, ["b"]), ("c", OneHotEncoder(handle_unknown="ignore"), ["c"])]
+    )
+    return Pipeline([("prep", prep), ("model", model)])
+
+
+NULLABLE_CASES = [
+    ("plain LR", LogisticRegression(), set()),
+    ("imputer first", Pipeline([("imp", SimpleImputer()), ("lr", LogisticRegression())]), None),
+    (
+        "scaler passes NaN to LR",
+        Pipeline([("s", StandardScaler()), ("lr", LogisticRegression())]),
+        set(),
+    ),
+    ("NaN-tolerant model", HistGradientBoostingClassifier(max_iter=5), None),
+    (
+        "imputer on one branch",
+        _branches(SimpleImputer(), StandardScaler(), LogisticRegression()),
+        {"a"},
+    ),
+    (
+        "imputed branch inside a pipeline",
+        _branches(
+            Pipeline([("imp", SimpleImputer()), ("s", StandardScaler())]),
+            "drop",
+            LogisticRegression(),
+        ),
+        {"a", "b"},  # a dropped column is never read
+    ),
+    (
+        "tree after passing branches",
+        _branches(StandardScaler(), "passthrough", HistGradientBoostingClassifier(max_iter=5)),
+        {"a", "b", "c"},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "model", "expected"), NULLABLE_CASES, ids=[c[0] for c in NULLABLE_CASES]
+)
+def test_nullable_columns_follow_the_pipeline(
+    tmp_path: Path, case: str, model: Any, expected: set[str] | None
+) -> None:
+    frame = _nan_frame()
+    numeric = case in ("plain LR", "imputer first", "scaler passes NaN to LR", "NaN-tolerant model")
+    features = frame[["a", "b"]] if numeric else frame[["a", "b", "c"]]
+    model.fit(features, frame["label"])
+    path = tmp_path / "m.skops"
+    save_sklearn(model, path)
+    candidates = [Column("a", "float", True), Column("b", "float"), Column("c", "string")]
+    signature = infer_signature(path, "sklearn", candidates[: len(features.columns)])
+    assert signature is not None
+    wanted = set(features.columns) if expected is None else expected
+    assert {c.name for c in signature.inputs if c.nullable} == wanted
+    # What the signature promises holds: NaN in a nullable column scores.
+    for name in wanted & {"a", "b"}:
+        gappy = features.head(3).copy()
+        gappy[name] = np.nan
+        model.predict(gappy)

@@ -22,16 +22,15 @@ Example
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from prodline.core.schema import ColumnType, column_type_of
 from prodline.errors import InvalidInput
 
-__all__ = ["ColumnType", "profile_dataframe", "schema_of"]
-
-ColumnType = Literal["integer", "float", "boolean", "string", "datetime"]
+__all__ = ["ColumnType", "column_type", "profile_dataframe", "schema_of"]
 
 _QUANTILES: tuple[tuple[str, float], ...] = (
     ("p01", 0.01),
@@ -47,22 +46,8 @@ _LOW_CARDINALITY = 20
 
 
 def column_type(series: pd.Series) -> ColumnType:
-    """Map a pandas dtype to one of the five prodline column types.
-
-    Booleans are checked before integers because numpy counts ``bool`` as a number.
-    Everything that is not boolean, numeric or datetime (object, category, string,
-    timedelta, ...) is ``"string"``.
-    """
-    dtype = series.dtype
-    if pd.api.types.is_bool_dtype(dtype):
-        return "boolean"
-    if pd.api.types.is_integer_dtype(dtype):
-        return "integer"
-    if pd.api.types.is_float_dtype(dtype):
-        return "float"
-    if pd.api.types.is_datetime64_any_dtype(dtype):
-        return "datetime"
-    return "string"
+    """The column type of a series (see :func:`prodline.core.schema.column_type_of`)."""
+    return column_type_of(series.dtype)
 
 
 def schema_of(df: pd.DataFrame) -> list[dict[str, str]]:

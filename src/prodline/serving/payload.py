@@ -9,13 +9,17 @@ Three body shapes are accepted, so clients written for MLflow serving work uncha
 Every value is checked against the model signature; the first problem raises
 ``InvalidInput`` whose ``field`` names it the way a client would write it
 (``inputs[0].x2``, ``dataframe_split.data[3][1]``). The result is columnar Python lists;
-``to_arrays`` turns the lists of a whole batch into NumPy arrays once.
+``to_arrays`` turns the lists of a whole batch into NumPy arrays once, typed as the
+model saw its training data: ``datetime`` columns take ISO-8601 strings and become
+``datetime64[ns]`` (an offset is converted to UTC), and ``null`` in a nullable column
+becomes NaN (NaT for datetimes), as pandas reads a gap.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 import numpy as np
@@ -23,7 +27,7 @@ import orjson
 
 from prodline.errors import InvalidInput
 
-__all__ = ["InputSpec", "Parsed", "parse", "records_of", "to_arrays"]
+__all__ = ["SAMPLE_VALUES", "InputSpec", "Parsed", "parse", "records_of", "to_arrays"]
 
 SHAPES = ("inputs", "dataframe_records", "dataframe_split")
 _INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
@@ -32,18 +36,30 @@ _ALLOWED: dict[str, frozenset[type]] = {
     "integer": frozenset({int}),
     "boolean": frozenset({bool}),
     "string": frozenset({str}),
+    "datetime": frozenset({str}),
 }
 _DTYPES: dict[str, Any] = {
     "float": np.float64,
     "integer": np.int64,
     "boolean": np.bool_,
     "string": object,
+    "datetime": "datetime64[ns]",
 }
 _ARTICLE = {
     "float": "a float",
     "integer": "an integer",
     "boolean": "a boolean",
     "string": "a string",
+    "datetime": "an ISO-8601 date-time string",
+}
+_NULL = frozenset({type(None)})
+# A valid value of each type, for warming a model up before the first request.
+SAMPLE_VALUES: dict[str, Any] = {
+    "float": 0.0,
+    "integer": 0,
+    "boolean": False,
+    "string": "",
+    "datetime": "1970-01-01T00:00:00",
 }
 
 
@@ -54,15 +70,30 @@ class InputSpec:
     names: tuple[str, ...]
     kinds: tuple[str, ...]
     allowed: tuple[frozenset[type], ...]
+    nullable: tuple[bool, ...] = ()
 
     @classmethod
-    def from_signature(cls, signature: Sequence[Mapping[str, str]]) -> InputSpec:
+    def from_signature(cls, signature: Sequence[Mapping[str, Any]]) -> InputSpec:
+        """Precompute the checks for a stored signature (``Signature.to_list()`` form)."""
         names = tuple(str(c["name"]) for c in signature)
         kinds = tuple(str(c["type"]) if c["type"] in _ALLOWED else "string" for c in signature)
-        return cls(names, kinds, tuple(_ALLOWED[k] for k in kinds))
+        nullable = tuple(bool(c.get("nullable", False)) for c in signature)
+        allowed = tuple(
+            _ALLOWED[k] | _NULL if null else _ALLOWED[k]
+            for k, null in zip(kinds, nullable, strict=True)
+        )
+        return cls(names, kinds, allowed, nullable)
 
     def describe(self) -> str:
-        return ", ".join(f"{n} ({k})" for n, k in zip(self.names, self.kinds, strict=True))
+        """The columns as a message shows them: ``age (float or null), sex (string)``."""
+        return ", ".join(
+            f"{n} ({k}{' or null' if self.is_nullable(j) else ''})"
+            for j, (n, k) in enumerate(zip(self.names, self.kinds, strict=True))
+        )
+
+    def is_nullable(self, j: int) -> bool:
+        """Whether column ``j`` accepts ``null``."""
+        return bool(self.nullable) and self.nullable[j]
 
 
 @dataclass
@@ -154,8 +185,9 @@ def _from_records(records: Any, spec: InputSpec, where: str) -> Parsed:
             if type(value) not in allowed[j] or (
                 type(value) is int and not _INT_MIN <= value <= _INT_MAX
             ):
-                raise _type_error(value, spec.kinds[j], f"{where}[{i}].{name}")
+                raise _type_error(value, spec, j, f"{where}[{i}].{name}")
             columns[j].append(value)
+    _check_datetimes(columns, spec, lambda i, j: f"{where}[{i}].{names[j]}")
     return Parsed(columns, len(records), records)
 
 
@@ -189,6 +221,7 @@ def _from_column_dict(value: dict[str, Any], spec: InputSpec) -> Parsed:
         columns.append(values)
     if rows <= 0:
         raise InvalidInput("inputs is empty; send at least one row.", field="inputs")
+    _check_datetimes(columns, spec, lambda i, j: f"inputs.{spec.names[j]}[{i}]")
     return Parsed(columns, rows)
 
 
@@ -242,6 +275,7 @@ def _from_split(split: Any, spec: InputSpec) -> Parsed:
         values = [row[k] for row in data]
         _check_values(values, j, spec, lambda i, k=k: f"{base}.data[{i}][{k}]")
         columns.append(values)
+    _check_datetimes(columns, spec, lambda i, j: f"{base}.data[{i}][{position[spec.names[j]]}]")
     return Parsed(columns, len(data))
 
 
@@ -249,7 +283,7 @@ def _check_values(values: list[Any], j: int, spec: InputSpec, field: Any) -> Non
     allowed = spec.allowed[j]
     for i, value in enumerate(values):
         if type(value) not in allowed or (type(value) is int and not _INT_MIN <= value <= _INT_MAX):
-            raise _type_error(value, spec.kinds[j], field(i), spec.names[j])
+            raise _type_error(value, spec, j, field(i), spec.names[j])
 
 
 def _record_keys_error(record: dict[str, Any], spec: InputSpec, where: str) -> NoReturn:
@@ -269,17 +303,53 @@ def _extra_error(key: str, spec: InputSpec, field: str) -> InvalidInput:
     )
 
 
-def _type_error(value: Any, kind: str, field: str, column: str | None = None) -> InvalidInput:
+def _type_error(
+    value: Any, spec: InputSpec, j: int, field: str, column: str | None = None
+) -> InvalidInput:
     of = f" (column '{column}')" if column else ""
+    kind = spec.kinds[j]
     if type(value) is int and kind in ("integer", "float"):
         return InvalidInput(
             f"{field}{of} is {value}, outside the 64-bit integer range.", field=field
         )
-    shown = orjson.dumps(value).decode()
-    shown = shown if len(shown) <= 40 else shown[:37] + "..."
+    shown = _shown(value)
+    wanted = _ARTICLE[kind] + (" or null" if spec.is_nullable(j) else "")
     return InvalidInput(
-        f"{field}{of} must be {_ARTICLE[kind]}, got {_json_type(value)} {shown}.", field=field
+        f"{field}{of} must be {wanted}, got {_json_type(value)} {shown}.", field=field
     )
+
+
+def _shown(value: Any) -> str:
+    shown = orjson.dumps(value).decode()
+    return shown if len(shown) <= 40 else shown[:37] + "..."
+
+
+def _check_datetimes(
+    columns: list[list[Any]], spec: InputSpec, field: Callable[[int, int], str]
+) -> None:
+    """Every value of a datetime column must parse as ISO 8601 (they are strings by now)."""
+    for j, kind in enumerate(spec.kinds):
+        if kind != "datetime":
+            continue
+        for i, value in enumerate(columns[j]):
+            if value is not None and _parse_datetime(value) is None:
+                where = field(i, j)
+                raise InvalidInput(
+                    f"{where} must be {_ARTICLE['datetime']} such as "
+                    f'"2024-05-17" or "2024-05-17T09:30:00", got {_shown(value)}.',
+                    field=where,
+                )
+
+
+def _parse_datetime(text: str) -> datetime | None:
+    """An ISO-8601 string as a naive datetime (an offset converted to UTC); else ``None``."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
 
 
 def _json_type(value: Any) -> str:
@@ -308,8 +378,24 @@ def to_arrays(spec: InputSpec, parts: Sequence[Parsed]) -> dict[str, np.ndarray]
             values = []
             for part in parts:
                 values.extend(part.columns[j])
-        out[name] = np.array(values, dtype=_DTYPES[spec.kinds[j]])
+        out[name] = _array(values, spec.kinds[j], spec.is_nullable(j))
     return out
+
+
+def _array(values: list[Any], kind: str, nullable: bool) -> np.ndarray:
+    """One column as the dtype the model was trained on; nulls as NaN or NaT."""
+    if kind == "datetime":
+        moments = [None if v is None else _parse_datetime(v) for v in values]
+        return np.array(
+            [np.datetime64("NaT") if m is None else np.datetime64(m, "ns") for m in moments],
+            dtype="datetime64[ns]",
+        )
+    if not nullable or None not in values:
+        return np.array(values, dtype=_DTYPES[kind])
+    if kind == "string":
+        return np.array([np.nan if v is None else v for v in values], dtype=object)
+    # float, integer and boolean: a gap makes the column float, as in pandas
+    return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
 
 
 def records_of(spec: InputSpec, parsed: Parsed) -> list[dict[str, Any]]:

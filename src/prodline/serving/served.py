@@ -7,15 +7,13 @@ import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from prodline.serving.payload import InputSpec, Parsed, to_arrays
+from prodline.serving.payload import SAMPLE_VALUES, InputSpec, Parsed, to_arrays
 
 if TYPE_CHECKING:
     from prodline.models.flavors import Predictor
     from prodline.workspace import Workspace
 
 __all__ = ["ServedModel", "load_served"]
-
-_SAMPLE = {"float": 0.0, "integer": 0, "boolean": False, "string": ""}
 
 
 @dataclass(frozen=True)
@@ -66,7 +64,7 @@ def load_served(
 
 def _warm_up(served: ServedModel) -> None:
     """One throwaway prediction, so the first client does not pay for lazy imports."""
-    row: list[list[Any]] = [[_SAMPLE[kind]] for kind in served.spec.kinds]
+    row: list[list[Any]] = [[SAMPLE_VALUES[kind]] for kind in served.spec.kinds]
     with contextlib.suppress(Exception), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         served.predictor.predict(to_arrays(served.spec, [Parsed(row, 1)]))

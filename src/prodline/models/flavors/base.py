@@ -16,13 +16,16 @@ import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol, get_args, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
+from prodline.core.schema import COLUMN_TYPES, NUMERIC_TYPES, Column, ColumnType, Signature
 from prodline.errors import InvalidInput, UnsafeModel
 
 __all__ = [
+    "COLUMN_TYPES",
+    "NUMERIC_TYPES",
     "Column",
     "ColumnType",
     "Prediction",
@@ -34,9 +37,6 @@ __all__ = [
     "load_predictor",
 ]
 
-ColumnType = Literal["integer", "float", "boolean", "string"]
-COLUMN_TYPES: tuple[str, ...] = get_args(ColumnType)
-NUMERIC_TYPES = frozenset({"integer", "float", "boolean"})
 FLAVORS = ("onnx", "sklearn")
 
 ACCEPTED_FORMATS = (
@@ -47,94 +47,6 @@ ACCEPTED_FORMATS = (
 
 _HEAD_BYTES = 64
 _SCAN_BYTES = 1 << 20
-
-
-@dataclass(frozen=True)
-class Column:
-    """One named, typed input column of a model.
-
-    Examples
-    --------
-    >>> Column("age", "integer")
-    Column(name='age', type='integer')
-    """
-
-    name: str
-    type: ColumnType
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name:
-            raise InvalidInput(f"Column name must be a non-empty string, got {self.name!r}.")
-        if self.type not in COLUMN_TYPES:
-            raise InvalidInput(
-                f"Column '{self.name}' has type {self.type!r}; "
-                f"use one of {', '.join(COLUMN_TYPES)}."
-            )
-
-
-@dataclass(frozen=True)
-class Signature:
-    """The ordered input columns a model scores.
-
-    Examples
-    --------
-    >>> sig = Signature.from_list([{"name": "x", "type": "float"}])
-    >>> sig.to_list()
-    [{'name': 'x', 'type': 'float'}]
-    >>> sig.names
-    ('x',)
-    """
-
-    inputs: tuple[Column, ...]
-
-    def __post_init__(self) -> None:
-        names = [c.name for c in self.inputs]
-        duplicates = sorted({name for name in names if names.count(name) > 1})
-        if duplicates:
-            raise InvalidInput(f"Signature lists column(s) {_quoted(duplicates)} more than once.")
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        """Column names in signature order."""
-        return tuple(c.name for c in self.inputs)
-
-    @property
-    def numeric(self) -> bool:
-        """Whether every column is integer, float or boolean."""
-        return all(c.type in NUMERIC_TYPES for c in self.inputs)
-
-    def to_list(self) -> list[dict[str, str]]:
-        """Return the JSON-ready form: ``[{"name": ..., "type": ...}, ...]``."""
-        return [{"name": c.name, "type": c.type} for c in self.inputs]
-
-    @classmethod
-    def from_list(cls, data: Sequence[Mapping[str, Any]]) -> Signature:
-        """Build a signature from its :meth:`to_list` form.
-
-        Parameters
-        ----------
-        data : sequence of mappings
-            Each item has a ``name`` and a ``type`` (integer, float, boolean or string).
-
-        Returns
-        -------
-        Signature
-
-        Raises
-        ------
-        InvalidInput
-            If an item is not a mapping with a valid name and type.
-        """
-        if isinstance(data, str | bytes) or not isinstance(data, Sequence):
-            raise InvalidInput("A signature must be a list of {'name': ..., 'type': ...} items.")
-        columns = []
-        for i, item in enumerate(data):
-            if not isinstance(item, Mapping) or "name" not in item or "type" not in item:
-                raise InvalidInput(
-                    f"Signature item {i} must be a mapping with 'name' and 'type', got {item!r}."
-                )
-            columns.append(Column(item["name"], item["type"]))
-        return cls(tuple(columns))
 
 
 @dataclass(frozen=True, eq=False)
@@ -294,12 +206,22 @@ def infer_signature(
     -------
     Signature or None
         ``None`` when the file records no column names and the candidates do not fit.
+        A scikit-learn model's column is nullable when the model imputes or natively
+        handles its missing values; an ONNX model's when the candidate column is (the
+        training data had gaps).
     """
     candidates = tuple(candidate_columns) if candidate_columns else None
     if flavor == "sklearn":
+        from prodline.models.flavors._nulls import nullable_columns
         from prodline.models.flavors.sklearn import load_sklearn, sklearn_signature
 
-        return sklearn_signature(load_sklearn(Path(path)), candidates)
+        estimator = load_sklearn(Path(path))
+        signature = sklearn_signature(estimator, candidates)
+        if signature is None:
+            return None
+        # The pipeline's structure decides: gaps in the training data say nothing when
+        # the rows with them were dropped before fitting.
+        return signature.with_nullable(nullable_columns(estimator, signature.names), only=True)
     if flavor == "onnx":
         from prodline.models.flavors.onnx import onnx_signature, open_session
 

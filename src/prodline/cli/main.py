@@ -91,6 +91,11 @@ def serve(
     threshold: float = typer.Option(
         0.5, "--threshold", help="rag: flag answers whose groundedness is below this."
     ),
+    durable_log: bool = typer.Option(
+        False,
+        "--durable-log",
+        help="Answer a prediction only once its log record is committed (survives kill -9).",
+    ),
 ) -> None:
     """Serve a model (alias moves apply within a second) or a knowledge base (RAG).
 
@@ -119,13 +124,15 @@ def serve(
             f"Unexpected argument '{kb_name}'; to serve a knowledge base write "
             f"prodline serve rag {kb_name}."
         )
+    from prodline.serving import ServeOptions
     from prodline.serving import serve as run_server
 
     name, alias = split_ref(ref, what="model", need_ref=True)
     assert alias is not None
     with open_workspace() as ws:
         ws.models.get(name, alias)  # fail fast, with the list of aliases, before binding
-        run_server(ws, name, alias, host=host, port=port)
+        options = ServeOptions(durable_log=True) if durable_log else None
+        run_server(ws, name, alias, host=host, port=port, options=options)
 
 
 @app.command("demo")

@@ -34,6 +34,13 @@ class ServeOptions:
         (counted in ``/metrics`` and audited).
     shed_audit_interval_s
         At most one ``server.predictions_shed`` audit event per this many seconds.
+    log_segment_rows
+        Predicted rows per columnar (Parquet) segment of the prediction log: the reader
+        decodes at most this many rows from JSON, the rest it reads as Parquet.
+    durable_log
+        Answer a prediction only once its log record is committed (group commit: the
+        requests waiting share one transaction). Off by default: a ``kill -9`` then loses
+        the records still queued, in exchange for throughput (see ``bench/serving.py``).
     poll_interval_s
         How often the alias is read to notice a promote or rollback.
     """
@@ -46,4 +53,6 @@ class ServeOptions:
     log_flush_interval_s: float = 0.2
     log_backpressure_s: float = 0.05
     shed_audit_interval_s: float = 5.0
+    log_segment_rows: int = 10_000
+    durable_log: bool = False
     poll_interval_s: float = 0.25

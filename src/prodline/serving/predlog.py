@@ -1,45 +1,56 @@
-"""The prediction log: every answered request, written in batches off the hot path.
+"""The server's side of the prediction log: a bounded queue into the ledger's writer.
 
-A request appends one tuple to a bounded in-memory queue (a ``deque``: no lock on the
-event loop) and moves on; a writer thread wakes every ``flush_interval`` (or as soon as a
-batch is full), encodes the JSON and inserts the batch with one ``executemany`` in one
-transaction. ``close()`` drains and flushes everything, so nothing acknowledged is lost
-on a clean stop.
+A request hands its record to ``submit`` and, by default, moves on: the record waits in
+a bounded in-memory queue (a ``deque``: no lock on the event loop) until the writer thread
+wakes (every ``flush_interval``, or as soon as a batch is full) and writes the batch with
+:class:`prodline.ledger.predictions.PredictionWriter` in one transaction. ``close()``
+drains and writes everything, so nothing acknowledged is lost on a clean stop; a
+``kill -9`` loses what was still queued.
+
+**Durable mode** (``ServeOptions(durable_log=True)``, ``prodline serve --durable-log``):
+``submit`` returns only once the record is committed, so every acknowledged prediction
+survives a crash of the server. The writer is woken by every record and commits whatever
+has queued since its last commit in one transaction (group commit): concurrent requests
+share one commit, and the batch grows with the load. A record that cannot be committed
+fails its request with 503 (``StoreUnavailable``) instead of being acknowledged. On SQLite
+a commit survives the process, not a power cut (``synchronous=NORMAL``).
 
 Overload never drops silently: when the queue is full a request waits briefly for room
 (backpressure); if there is still none, its record is shed, counted in
 ``prodline_prediction_log_shed_total`` and reported by a ``server.predictions_shed``
-audit event (at most one per ``shed_audit_interval`` seconds, plus one at close).
+audit event (at most one per ``shed_audit_interval`` seconds, plus one at close). In
+durable mode such a request is refused (503) rather than answered unlogged.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections import deque
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import numpy as np
-import orjson
-
+from prodline.errors import StoreUnavailable
+from prodline.ledger.predictions import Prediction, PredictionWriter, dumps
 from prodline.serving.logqueue import POLL_S, BoundedLogWriter
 from prodline.serving.options import ServeOptions
 from prodline.serving.payload import records_of
-from prodline.store.tables import prediction_log
 
 if TYPE_CHECKING:
     from prodline.serving.batching import Outcome
     from prodline.serving.payload import Parsed
     from prodline.workspace import Workspace
 
-__all__ = ["LogRecord", "PredictionLog"]
+__all__ = ["LogRecord", "PredictionLog", "dumps"]
+
+log = logging.getLogger("prodline.serving")
 
 # request_id, wall-clock time, parsed request, its outcome, latency in ms
 LogRecord = tuple[str, float, "Parsed", "Outcome", float]
 
 
 class PredictionLog(BoundedLogWriter[LogRecord]):
-    """Bounded queue plus writer thread into the ``prediction_log`` table."""
+    """Bounded queue plus writer thread into the ledger's prediction log."""
 
     label = "prediction log"
     shed_action = "server.predictions_shed"
@@ -66,89 +77,104 @@ class PredictionLog(BoundedLogWriter[LogRecord]):
             on_written=on_written,
             on_shed=on_shed,
         )
-        self._sql: str | None = None
-        self._iso = _Timestamps()
+        self.durable = opts.durable_log
+        self._writer = PredictionWriter(ws.db, ws.artifacts, segment_rows=opts.log_segment_rows)
+        # Durable mode: requests waiting for their commit, in queue order (loop thread only).
+        self._waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
+        self._queued = 0  # records queued by ``submit`` in durable mode (loop thread)
+        self._settled = 0  # of those, written or failed (writer thread)
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def submit(self, record: LogRecord) -> None:
+        """Log one answered request: queue it (default) or wait for its commit (durable).
+
+        Raises ``StoreUnavailable`` in durable mode when the record was not committed;
+        the request must then not be acknowledged.
+        """
+        if not self.durable:
+            if not self.offer(record):
+                await self.put(record)
+            return
+        if not self.offer(record) and not await self._wait_for_room(record):
+            self._count_shed(1)
+            raise StoreUnavailable(
+                f"The prediction log queue is full ({self.max_size} records) and durable "
+                "logging is on, so the prediction was not answered; retry, or raise "
+                "log_queue_size."
+            )
+        self._loop = self._loop or asyncio.get_running_loop()
+        self._queued += 1
+        done = self._loop.create_future()
+        self._waiters.append((self._queued, done))
+        self._wake.set()
+        await done
 
     async def put(self, record: LogRecord) -> bool:
         """Queue a record, waiting up to ``backpressure`` seconds for room; else shed it."""
-        if self.offer(record):
+        if self.offer(record) or await self._wait_for_room(record):
             return True
+        self._count_shed(1)
+        return False
+
+    async def _wait_for_room(self, record: LogRecord) -> bool:
         for _ in self._backpressure():
             await asyncio.sleep(POLL_S)
             if self.offer(record):
                 return True
-        self._count_shed(1)
         return False
 
     def _write(self, batch: list[LogRecord], *, final: bool) -> None:
-        iso = self._iso
-        rows = [_row(record, iso) for record in batch]
-        if self._retry(lambda: self._insert(rows), len(rows), "write", final):
-            self._count_written(len(rows))
+        predictions = [_prediction(record) for record in batch]
+        if not self.durable:
+            if self._retry(lambda: self._writer.write(predictions), len(batch), "write", final):
+                self._count_written(len(batch))
+            return
+        error: Exception | None = None
+        try:  # the requests are waiting: fail them now rather than retry behind their backs
+            self._writer.write(predictions)
+        except Exception as exc:
+            log.warning("prediction log: cannot commit %d records (%s)", len(batch), exc)
+            error = exc
+        else:
+            self._count_written(len(batch))
+        self._settled += len(batch)
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._settle, self._settled, error)
 
-    def _insert(self, rows: list[tuple[Any, ...]]) -> None:
-        with self._ws.db.tx() as conn:
-            if self._sql is None:
-                self._sql = _insert_sql(conn.dialect.paramstyle)
-            conn.exec_driver_sql(self._sql, rows)
+    def _settle(self, upto: int, error: Exception | None) -> None:
+        """Answer the waiters of records ``<= upto`` (runs in the event loop)."""
+        waiters = self._waiters
+        while waiters and waiters[0][0] <= upto:
+            _, done = waiters.popleft()
+            if done.done():  # the request was cancelled (client gone)
+                continue
+            if error is None:
+                done.set_result(None)
+            else:
+                done.set_exception(
+                    StoreUnavailable(
+                        "The prediction could not be logged, so it was not answered "
+                        f"(durable logging is on): {error}. Check the metadata database."
+                    )
+                )
 
-
-_COLUMNS = ("request_id", "model", "version", "ts", "inputs", "outputs", "latency_ms")
-
-
-def _insert_sql(paramstyle: str) -> str:
-    """A plain INSERT for the driver's ``executemany`` (SQLAlchemy's per-row binding costs
-    more than the write itself at thousands of rows a second)."""
-    mark = "?" if paramstyle == "qmark" else "%s"
-    names = ", ".join(_COLUMNS)
-    return f"INSERT INTO {prediction_log.name} ({names}) VALUES ({', '.join([mark] * 7)})"
-
-
-class _Timestamps:
-    """ISO-8601 UTC text of epoch seconds, reusing the formatted second (3x faster)."""
-
-    def __init__(self) -> None:
-        self._second = -1
-        self._prefix = ""
-
-    def __call__(self, wall: float) -> str:
-        second = int(wall)
-        if second != self._second:
-            self._second = second
-            self._prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        micro = round((wall - second) * 1e6)
-        if micro >= 1_000_000:  # rounds up into the next second
-            return datetime.fromtimestamp(wall, UTC).isoformat(timespec="microseconds")
-        return f"{self._prefix}.{micro:06d}+00:00"
+    def _closed(self) -> None:
+        """Seal the open columnar segments once everything queued is written."""
+        self._writer.close()
 
 
-def _row(record: LogRecord, iso: _Timestamps) -> tuple[Any, ...]:
+def _prediction(record: LogRecord) -> Prediction:
     request_id, wall, parsed, outcome, latency_ms = record
     served = outcome.served
-    outputs: dict[str, Any] = {"predictions": outcome.predictions}
-    if outcome.probabilities is not None:
-        outputs["probabilities"] = outcome.probabilities
-        outputs["classes"] = outcome.classes
     inputs = parsed.records if parsed.records is not None else records_of(served.spec, parsed)
-    return (
+    return Prediction(
         request_id,
         served.name,
         served.version,
-        iso(wall),
-        dumps(inputs).decode(),
-        dumps(outputs).decode(),
+        wall,
+        inputs,
+        outcome.predictions,
+        outcome.probabilities,
+        outcome.classes if outcome.probabilities is not None else None,
         latency_ms,
     )
-
-
-def _default(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
-
-
-def dumps(value: Any) -> bytes:
-    """orjson with NumPy arrays and scalars (object arrays too)."""
-    return orjson.dumps(value, default=_default, option=orjson.OPT_SERIALIZE_NUMPY)

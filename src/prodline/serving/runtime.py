@@ -206,8 +206,10 @@ class Runtime(ServerState):
             )
         latency = time.perf_counter() - t0
         record = (request_id, time.time(), parsed, outcome, latency * 1000.0)
-        if not self.predlog.offer(record):
-            await self.predlog.put(record)
+        try:
+            await self.predlog.submit(record)
+        except ProdlineError as exc:  # durable log: not committed, so not acknowledged
+            return self.error(exc, used.version, t0, request_id)
         self.answered += 1
         self.metrics.observe_ok(used.version, latency)
         return 200, data

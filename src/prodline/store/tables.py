@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
+from prodline.store.db import UTCDateTime
+
 __all__ = [
     "alias_history",
     "aliases",
@@ -19,17 +21,20 @@ __all__ = [
     "kb_versions",
     "kbs",
     "lineage_edges",
+    "llm_calls",
     "metadata",
-    "model_version_datasets",
+    "model_training_data",
     "model_versions",
     "models",
     "prediction_log",
+    "prediction_segments",
 ]
 
 metadata = sa.MetaData()
 
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
-TS = sa.DateTime(timezone=True)
+TS = UTCDateTime()
+ID = sa.BigInteger().with_variant(sa.Integer, "sqlite")  # SQLite: INTEGER PRIMARY KEY = rowid
 
 datasets = sa.Table(
     "datasets",
@@ -67,6 +72,11 @@ models = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("name", sa.String(200), nullable=False, unique=True),
+    # Facts about the registered model, not each version: a new version cannot lower risk.
+    sa.Column("owner", sa.String(200), nullable=False, server_default=""),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("risk_level", sa.String(20), nullable=False, server_default="minimal"),
+    sa.Column("created_by", sa.String(200), nullable=False, server_default=""),
     sa.Column("created_at", TS, nullable=False),
 )
 
@@ -83,7 +93,6 @@ model_versions = sa.Table(
     sa.Column("metrics", JSON, nullable=False),
     sa.Column("params", JSON, nullable=False),
     sa.Column("tags", JSON, nullable=False),
-    sa.Column("risk_level", sa.String(20), nullable=False),
     sa.Column("git_commit", sa.String(64), nullable=True),
     sa.Column("description", sa.Text, nullable=False, default=""),
     sa.Column("status", sa.String(20), nullable=False, default="active"),
@@ -92,11 +101,14 @@ model_versions = sa.Table(
     sa.UniqueConstraint("model_id", "version", name="uq_model_version"),
 )
 
-model_version_datasets = sa.Table(
-    "model_version_datasets",
+# The dataset versions a model version learned from, by ref: the models part never
+# joins the datasets part's tables.
+model_training_data = sa.Table(
+    "model_training_data",
     metadata,
     sa.Column("model_version_id", sa.ForeignKey("model_versions.id"), primary_key=True),
-    sa.Column("dataset_version_id", sa.ForeignKey("dataset_versions.id"), primary_key=True),
+    sa.Column("dataset", sa.String(200), primary_key=True),
+    sa.Column("dataset_version", sa.Integer, primary_key=True),
 )
 
 aliases = sa.Table(
@@ -167,17 +179,66 @@ lineage_edges = sa.Table(
     sa.Index("ix_lineage_dst", "dst"),
 )
 
+# One row per answered request (inputs: JSON records, outputs: JSON), the log of record.
+# ledger/predictions.py is its one writer and one reader.
 prediction_log = sa.Table(
     "prediction_log",
     metadata,
-    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("id", ID, primary_key=True),
     sa.Column("request_id", sa.String(64), nullable=False, index=True),
     sa.Column("model", sa.String(200), nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
-    sa.Column("ts", sa.String(40), nullable=False),
+    sa.Column("ts", TS, nullable=False),
     sa.Column("inputs", sa.Text, nullable=False),
     sa.Column("outputs", sa.Text, nullable=False),
     sa.Column("latency_ms", sa.Float, nullable=False),
+    # The columnar segment these rows are also in; NULL for rows logged before segments.
+    sa.Column("segment_id", sa.Integer, nullable=True, index=True),
+    sa.Index("ix_prediction_log_model_ts", "model", "ts"),
+)
+
+# Columnar copies of prediction_log: a Parquet artifact per sealed segment of ~N rows, so
+# that reading the last 100k predictions reads a few files instead of decoding 100k JSON
+# texts. ``artifact`` is NULL while the segment is open (its rows are read from the table).
+prediction_segments = sa.Table(
+    "prediction_segments",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("model", sa.String(200), nullable=False),
+    sa.Column("requests", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("rows", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("ts_min", TS, nullable=True),
+    sa.Column("ts_max", TS, nullable=True),
+    sa.Column("artifact", sa.String(64), nullable=True),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Index("ix_prediction_segments_model_ts", "model", "ts_max"),
+)
+
+# One row per LLM/RAG call; ledger/calls.py is its one writer and one reader.
+llm_calls = sa.Table(
+    "llm_calls",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("request_id", sa.String(64), nullable=False, index=True),
+    sa.Column("ts", TS, nullable=False),
+    sa.Column("kb", sa.String(200), nullable=True),
+    sa.Column("endpoint", sa.String(20), nullable=False),
+    sa.Column("provider", sa.String(100), nullable=True),
+    sa.Column("model", sa.String(200), nullable=True),
+    sa.Column("route", sa.String(500), nullable=True),
+    sa.Column("route_reason", sa.Text, nullable=True),
+    sa.Column("input_tokens", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("output_tokens", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("cost_usd", sa.Float, nullable=False, server_default="0"),
+    sa.Column("latency_ms", sa.Float, nullable=False),
+    sa.Column("groundedness", sa.Float, nullable=True),
+    sa.Column("flagged", sa.Boolean, nullable=True),
+    sa.Column("sensitivity", sa.String(10), nullable=False, server_default="none"),
+    sa.Column("question", sa.Text, nullable=True),
+    sa.Column("chunk_ids", JSON, nullable=False),
+    sa.Column("details", JSON, nullable=False),
+    sa.Index("ix_llm_calls_kb_ts", "kb", "ts"),
+    sa.Index("ix_llm_calls_provider_ts", "provider", "ts"),
 )
 
 kbs = sa.Table(

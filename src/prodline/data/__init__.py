@@ -1,8 +1,8 @@
-"""Datasets: versions, schema and profile, sensitivity scan."""
+"""Datasets: versions, schema and profile, sensitivity scan (the scanner lives in core)."""
 
+from prodline.core.sensitivity import ColumnSensitivity, scan_dataframe, scan_text
 from prodline.data.datasets import Datasets, DatasetVersion
 from prodline.data.profile import profile_dataframe, schema_of
-from prodline.data.sensitivity import ColumnSensitivity, scan_dataframe, scan_text
 
 __all__ = [
     "ColumnSensitivity",

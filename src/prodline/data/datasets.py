@@ -21,8 +21,8 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from prodline.core.refs import check_name, parse_ref
+from prodline.core.sensitivity import scan_dataframe
 from prodline.data.profile import profile_dataframe, schema_of
-from prodline.data.sensitivity import scan_dataframe
 from prodline.errors import Conflict, InvalidInput, NotFound
 from prodline.ledger.lineage import node
 from prodline.store.artifacts import sha256_file

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import sqlalchemy as sa
 
-from prodline.data.sensitivity import scan_text, summarize
+from prodline.core.sensitivity import scan_text, summarize
 from prodline.errors import Conflict, InvalidInput
 from prodline.rag.types import SENSITIVITY_ORDER, ChunkMeta, Document, Skipped
 from prodline.store.tables import kb_chunks, kb_sources, kb_versions

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+
+from prodline.core.sensitivity import LEVEL_ORDER, Level
 
 __all__ = [
     "SENSITIVITY_ORDER",
@@ -23,8 +24,8 @@ __all__ = [
     "Skipped",
 ]
 
-Sensitivity = Literal["none", "pii", "phi"]
-SENSITIVITY_ORDER: dict[str, int] = {"none": 0, "pii": 1, "phi": 2}
+Sensitivity = Level
+SENSITIVITY_ORDER: dict[str, int] = LEVEL_ORDER  # one table, defined in core.sensitivity
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,11 @@
-"""Find personal (PII) and health (PHI) data in DataFrame columns and in free text.
+"""Sensitivity levels (none < pii < phi) and the scanner that finds PII and PHI.
+
+Every part speaks of sensitivity in these three levels: datasets tag columns with them,
+knowledge bases tag chunks, retrieval filters on a caller's clearance and the gateway
+routes on them. :func:`level_rank` orders them and :func:`worst_level` combines them.
+
+The scanner finds personal (PII) and health (PHI) data in DataFrame columns and in free
+text; its rule tables live in ``_sensitivity_rules``.
 
 Why it works this way
 ---------------------
@@ -39,6 +46,8 @@ Example
 {'sex': 'pii', 'amount': 'none'}
 >>> [(f.kind, f.start, f.end) for f in scan_text("Write to ana@example.org")]
 [('email', 9, 24)]
+>>> worst_level(["pii", "none"]), level_rank("phi") > level_rank("pii")
+('pii', True)
 """
 
 from __future__ import annotations
@@ -46,49 +55,80 @@ from __future__ import annotations
 import bisect
 import functools
 import itertools
-import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
-import numpy as np
-import pandas as pd
-
+from prodline.core._sensitivity_rules import (
+    DETECTORS,
+    DOB_CONTEXT,
+    ICD_CONTEXT,
+    ICD_IN_TEXT,
+    KINDS,
+    MEDICAL_KINDS,
+    RANK,
+    TEXT_RULES,
+    header_kinds,
+    rule_kinds,
+)
 from prodline.errors import InvalidInput
+
+if TYPE_CHECKING:  # imported where used: reading levels must not load pandas
+    import pandas as pd
 
 __all__ = [
     "KINDS",
+    "LEVELS",
+    "LEVEL_ORDER",
     "MEDICAL_KINDS",
     "ColumnSensitivity",
     "Level",
     "TextFinding",
+    "level_of",
+    "level_rank",
     "scan_dataframe",
     "scan_text",
     "summarize",
+    "worst_level",
 ]
 
 Level = Literal["none", "pii", "phi"]
+LEVELS: tuple[Level, ...] = get_args(Level)
+LEVEL_ORDER: dict[str, int] = {level: rank for rank, level in enumerate(LEVELS)}
 
-# Most specific first: when two findings overlap, the earlier kind wins.
-_PRIORITY: tuple[str, ...] = (
-    "credit_card",
-    "iban",
-    "us_ssn",
-    "medical_record_number",
-    "diagnosis_code",
-    "email",
-    "ip_address",
-    "date_of_birth",
-    "phone",
-    "person_name",
-    "sex",
-    "age",
-)
-KINDS: tuple[str, ...] = tuple(sorted(_PRIORITY))
-MEDICAL_KINDS: frozenset[str] = frozenset({"medical_record_number", "diagnosis_code"})
-_RANK = {kind: i for i, kind in enumerate(_PRIORITY)}
+
+def level_rank(level: str) -> int:
+    """The order of a level: none 0, pii 1, phi 2.
+
+    Raises
+    ------
+    InvalidInput
+        If ``level`` is not one of :data:`LEVELS`.
+    """
+    try:
+        return LEVEL_ORDER[level]
+    except (KeyError, TypeError):
+        raise InvalidInput(
+            f"Sensitivity level {level!r} is unknown; use one of {', '.join(LEVELS)}.",
+            field="sensitivity",
+        ) from None
+
+
+def worst_level(levels: Iterable[str]) -> Level:
+    """The most sensitive of ``levels`` (``"none"`` when there are none)."""
+    return LEVELS[max((level_rank(level) for level in levels), default=0)]
+
+
+def level_of(kinds: Iterable[str]) -> Level:
+    """The level of data holding these kinds: phi with a medical kind, pii with any."""
+    found = set(kinds)
+    if found & MEDICAL_KINDS:
+        return "phi"
+    return "pii" if found else "none"
+
+
 _PHONE_BUDGET = 50  # values per column given to the (slow) phone validator
 
 
@@ -154,6 +194,8 @@ def scan_dataframe(
         If ``df`` is not a DataFrame, has duplicate column names, or ``sample`` or
         ``min_share`` is out of range.
     """
+    import pandas as pd
+
     if not isinstance(df, pd.DataFrame):
         raise InvalidInput(f"Expected a pandas DataFrame, got {type(df).__name__}.")
     if sample < 1:
@@ -169,14 +211,14 @@ def scan_dataframe(
     out: dict[str, ColumnSensitivity] = {}
     for name, series in df.items():
         column = str(name)
-        hinted = _header_kinds(column)
+        hinted = header_kinds(column)
         values = _sample(series, sample=sample, seed=seed)
         shares = _column_shares(values, hinted) if len(values) else {}
         kept = {k: round(s, 4) for k, s in shares.items() if s >= min_share}
         kinds = tuple(sorted(kept))
         out[column] = ColumnSensitivity(
             column=column,
-            level=_level_of(kinds),
+            level=level_of(kinds),
             kinds=kinds,
             evidence={k: kept[k] for k in kinds},
             reasons={k: "header+values" if k in hinted else "values" for k in kinds},
@@ -207,39 +249,10 @@ def scan_text(text: str) -> list[TextFinding]:
 def summarize(findings: Iterable[TextFinding]) -> tuple[Level, tuple[str, ...]]:
     """Reduce findings to the level of the whole text and its sorted kinds."""
     kinds = tuple(sorted({f.kind for f in findings}))
-    return _level_of(kinds), kinds
-
-
-def _level_of(kinds: Iterable[str]) -> Level:
-    found = set(kinds)
-    if found & MEDICAL_KINDS:
-        return "phi"
-    return "pii" if found else "none"
+    return level_of(kinds), kinds
 
 
 # --- Presidio recognizers ------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Detector:
-    kind: str
-    threshold: float  # minimum Presidio score to count
-    header_threshold: float  # ... when the column header names this kind
-    gate: Callable[[str, int], bool]  # cheap (text, digit count) pre-check
-
-
-_DETECTORS: tuple[_Detector, ...] = (
-    # Validated results score 1.0, failed checksums 0.0 (Presidio drops them).
-    _Detector("email", 0.5, 0.5, lambda t, d: "@" in t),
-    _Detector("credit_card", 0.5, 0.5, lambda t, d: d >= 13),
-    _Detector("iban", 0.5, 0.5, lambda t, d: d >= 2 and len(t) >= 15),
-    # 0.5 is the delimited ddd-dd-dddd form; bare 9 digits (0.05) need an "ssn" header.
-    _Detector("us_ssn", 0.5, 0.05, lambda t, d: d >= 9),
-    # 0.1 is the bare "::"; it needs an "ip" header.
-    _Detector("ip_address", 0.5, 0.1, lambda t, d: ("." in t and d >= 4) or t.count(":") >= 2),
-    # Presidio gives every phonenumbers-valid match 0.4.
-    _Detector("phone", 0.4, 0.4, lambda t, d: d >= 7),
-)
 
 
 @functools.cache
@@ -286,7 +299,7 @@ def _find_patterns(
     """
     found: list[list[TextFinding]] = [[] for _ in texts]
     digits = [sum(map(str.isdigit, t)) for t in texts]
-    for det in _DETECTORS:
+    for det in DETECTORS:
         threshold = det.header_threshold if det.kind in hinted else det.threshold
         if det.kind == "phone":
             for i, text in enumerate(texts[:phone_upto]):
@@ -336,100 +349,18 @@ def _dated(texts: list[str]) -> set[str]:
 
 def _resolve(findings: list[TextFinding]) -> list[TextFinding]:
     kept: list[TextFinding] = []
-    for f in sorted(findings, key=lambda f: (_RANK[f.kind], -f.score, f.start - f.end, f.start)):
+    for f in sorted(findings, key=lambda f: (RANK[f.kind], -f.score, f.start - f.end, f.start)):
         if all(f.end <= k.start or k.end <= f.start for k in kept):
             kept.append(f)
     return sorted(kept, key=lambda f: (f.start, f.end))
-
-
-# --- Rules: headers and value shapes --------------------------------------------------
-
-_NAME_HEADERS = {"name", "fullname", "firstname", "lastname", "surname", "forename"}
-_NAME_HEADERS |= {"givenname", "familyname", "middlename", "maidenname"}
-_NAME_QUALIFIERS = {"first", "last", "full", "given", "family", "middle", "maiden", "patient"}
-_NAME_QUALIFIERS |= {"customer", "client", "contact", "employee", "person", "holder"}
-_SEX_VOCAB = {"m", "f", "male", "female", "man", "woman", "x", "d", "w", "u", "o", "other"}
-_SEX_VOCAB |= {"unknown", "non-binary", "nonbinary", "diverse", "divers", "intersex"}
-_SEX_VOCAB |= {"männlich", "weiblich", "unspecified", "not specified"}
-_SEX_WORDS = {"male", "female", "non-binary", "nonbinary", "intersex"}  # enough without a header
-
-_ICD = re.compile(r"[A-TV-Z][0-9][0-9AB](?:\.?[0-9A-TV-Z]{1,4})?")
-_ICD_DOTTED = re.compile(r"[A-TV-Z][0-9][0-9AB]\.[0-9A-TV-Z]{1,4}")
-_MRN = re.compile(r"(?:MRN[-:# ]?\s*)?[A-Z]{0,3}-?\d{4,12}", re.IGNORECASE)
-_MRN_PREFIXED = re.compile(r"MRN[-:# ]?\s*[A-Z]{0,3}-?\d{4,12}", re.IGNORECASE)
-_AGE = re.compile(r"\d{1,3}(?:\.0+)?")
-_NAME_WORD = re.compile(r"[^\W\d_]+(?:[-'\u2019][^\W\d_]+)*")
-_INITIAL = re.compile(r"[^\W\d_]\.?")
-
-
-def _header_tokens(name: str) -> tuple[str, ...]:
-    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
-    return tuple(t for t in re.split(r"[^a-z0-9]+", spaced.lower()) if t)
-
-
-def _header_kinds(name: str) -> frozenset[str]:
-    """Kinds the column header names, e.g. ``"PatientDOB"`` -> ``{"date_of_birth"}``."""
-    tokens = _header_tokens(name)
-    if not tokens:
-        return frozenset()
-    words, compact = set(tokens), "".join(tokens)
-    rules = {
-        "email": "email" in compact or "mail" in words,
-        "phone": bool(words & {"phone", "tel", "telephone", "mobile", "cell", "fax"})
-        or "phone" in compact,
-        "us_ssn": "ssn" in words or "socialsecurity" in compact,
-        "iban": "iban" in words,
-        "ip_address": bool(words & {"ip", "ipv4", "ipv6"}) or "ipaddress" in compact,
-        "credit_card": "creditcard" in compact or bool(words & {"cc", "pan"}),
-        "person_name": compact in _NAME_HEADERS
-        or tokens[-1] in _NAME_HEADERS - {"name"}
-        or (tokens[-1] == "name" and len(tokens) > 1 and tokens[-2] in _NAME_QUALIFIERS),
-        "date_of_birth": bool(words & {"dob", "birth", "birthdate", "birthday", "born"}),
-        "medical_record_number": "mrn" in words
-        or "medicalrecord" in compact
-        or (bool(words & {"patient", "chart"}) and bool(words & {"id", "number", "no"})),
-        "diagnosis_code": any(t.startswith("icd") for t in tokens)
-        or bool(words & {"diagnosis", "diagnoses", "dx", "diag"}),
-        "sex": bool(words & {"sex", "gender"}),
-        "age": bool(words & {"age", "ages"}),
-    }
-    return frozenset(kind for kind, hit in rules.items() if hit)
-
-
-def _looks_like_name(value: str) -> bool:
-    words = value.replace(",", " ").split()
-    if not 1 <= len(words) <= 3 or all(_INITIAL.fullmatch(w) for w in words):
-        return False
-    return all(w[0].isupper() and (_NAME_WORD.fullmatch(w) or _INITIAL.fullmatch(w)) for w in words)
-
-
-def _rule_kinds(value: str, hinted: frozenset[str], *, dated: bool) -> set[str]:
-    """Kinds a whole cell value has by shape; header-named kinds need the header."""
-    kinds: set[str] = set()
-    lower = value.lower()
-    if "person_name" in hinted and _looks_like_name(value):
-        kinds.add("person_name")
-    if "date_of_birth" in hinted and dated:
-        kinds.add("date_of_birth")
-    if ("medical_record_number" in hinted and _MRN.fullmatch(value)) or _MRN_PREFIXED.fullmatch(
-        value
-    ):
-        kinds.add("medical_record_number")
-    if ("diagnosis_code" in hinted and _ICD.fullmatch(value.upper())) or _ICD_DOTTED.fullmatch(
-        value
-    ):
-        kinds.add("diagnosis_code")
-    if ("sex" in hinted and lower in _SEX_VOCAB) or lower in _SEX_WORDS:
-        kinds.add("sex")
-    if "age" in hinted and _AGE.fullmatch(value) and float(value) <= 120:
-        kinds.add("age")
-    return kinds
 
 
 # --- Columns -------------------------------------------------------------------------
 
 
 def _sample(series: pd.Series, *, sample: int, seed: int) -> pd.Series:
+    import numpy as np
+
     values = series.dropna()
     if len(values) > sample:
         rows = np.random.default_rng(seed).choice(len(values), size=sample, replace=False)
@@ -438,6 +369,8 @@ def _sample(series: pd.Series, *, sample: int, seed: int) -> pd.Series:
 
 
 def _column_shares(values: pd.Series, hinted: frozenset[str]) -> dict[str, float]:
+    import pandas as pd
+
     dtype = values.dtype
     if pd.api.types.is_bool_dtype(dtype):
         return {}
@@ -452,6 +385,9 @@ def _column_shares(values: pd.Series, hinted: frozenset[str]) -> dict[str, float
 
 
 def _numeric_shares(values: pd.Series, hinted: frozenset[str]) -> dict[str, float]:
+    import numpy as np
+    import pandas as pd
+
     nums = values.to_numpy(dtype=np.float64)
     whole = np.isfinite(nums) & (np.floor(nums) == nums)
     checks = {
@@ -476,7 +412,7 @@ def _string_shares(values: list[str], hinted: frozenset[str]) -> dict[str, float
     if not counts:
         return {}
     dated = _dated(list(counts)) if "date_of_birth" in hinted else set()
-    kinds = {v: frozenset(_rule_kinds(v, hinted, dated=v in dated)) for v in counts}
+    kinds = {v: frozenset(rule_kinds(v, hinted, dated=v in dated)) for v in counts}
     # A value that wholly has a rule shape (an MRN, an age) is not re-read as a phone.
     rest = [value for value, ruled in kinds.items() if not ruled]
     findings = _find_patterns(rest, hinted, phone_upto=_PHONE_BUDGET)
@@ -494,71 +430,23 @@ def _string_shares(values: list[str], hinted: frozenset[str]) -> dict[str, float
 
 # --- Free text: labelled values ------------------------------------------------------
 
-# A capitalized word with a lowercase letter in it (so "ID" or "MRN" is not a name).
-_WORD = (
-    r"(?=[A-Za-z\u00c0-\u024f'\u2019-]*[a-z\u00df-\u00ff])"
-    r"[A-Z][^\W\d_]*(?:[-'\u2019][^\W\d_]+)*"
-)
-_FULL_NAME = rf"{_WORD}(?:[ \t]+(?:[A-Z]\.[ \t]+)?{_WORD}){{0,2}}"
-_TEXT_RULES: tuple[tuple[str, re.Pattern[str], float], ...] = (
-    (
-        "person_name",
-        re.compile(rf"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof)\.?[ \t]+(?P<v>{_FULL_NAME})"),
-        0.6,
-    ),
-    (
-        "person_name",
-        re.compile(rf"(?i:\b(?:full name|name))[ \t]*[:=][ \t]*(?P<v>{_FULL_NAME})"),
-        0.7,
-    ),
-    ("person_name", re.compile(rf"(?i:\bpatient)[ \t]*:?[ \t]*(?P<v>{_FULL_NAME})"), 0.6),
-    (
-        "medical_record_number",
-        re.compile(
-            r"(?i:\b(?:MRN|medical record (?:number|no\.?|#)|patient id)\b)[ \t]*[:#]?[ \t]*"
-            r"(?P<v>[A-Za-z]{0,3}-?\d{4,12})\b"
-        ),
-        0.85,
-    ),
-    (
-        "sex",
-        re.compile(
-            r"(?i:\b(?:sex|gender)\b[ \t]*[:=]?[ \t]*"
-            r"(?P<v>male|female|man|woman|non-binary|nonbinary|diverse|m|f|x)\b)"
-        ),
-        0.7,
-    ),
-    (
-        "sex",
-        re.compile(r"(?i:\b\d{1,3}[- ](?:year|yr)s?[- ]old[ \t]+(?P<v>male|female|man|woman)\b)"),
-        0.6,
-    ),
-    ("age", re.compile(r"(?i:\b(?:age|aged)\b)[ \t]*[:=]?[ \t]*(?P<v>\d{1,3})\b"), 0.7),
-    ("age", re.compile(r"\b(?P<v>\d{1,3})[- ](?i:years?|yrs?)[- ](?i:old)\b"), 0.7),
-)
-_ICD_CONTEXT = re.compile(
-    r"(?i:\b(?:ICD-?10(?:-CM)?|ICD|diagnos[ie]s(?: code)?|dx|diagnosed with)\b)"
-)
-_ICD_IN_TEXT = re.compile(r"\b[A-TV-Z][0-9][0-9AB](?:\.[0-9A-TV-Z]{1,4})?\b")
-_DOB_CONTEXT = re.compile(r"(?i:\b(?:dob|d\.o\.b\.?|date of birth|birth ?date|birthday|born)\b)")
-
 
 def _labelled(text: str) -> list[TextFinding]:
     """Findings that need a label next to the value, since the value alone is ambiguous."""
     found: list[TextFinding] = []
-    for kind, pattern, score in _TEXT_RULES:
+    for kind, pattern, score in TEXT_RULES:
         for m in pattern.finditer(text):
             if kind == "age" and int(m.group("v")) > 120:
                 continue
             found.append(TextFinding(kind, m.start("v"), m.end("v"), score))
-    for ctx in _ICD_CONTEXT.finditer(text):
+    for ctx in ICD_CONTEXT.finditer(text):
         window = text[ctx.end() : ctx.end() + 60]
-        for m in _ICD_IN_TEXT.finditer(window):
+        for m in ICD_IN_TEXT.finditer(window):
             found.append(
                 TextFinding("diagnosis_code", ctx.end() + m.start(), ctx.end() + m.end(), 0.8)
             )
-    if _DOB_CONTEXT.search(text):
+    if DOB_CONTEXT.search(text):
         for d in _hits("date", text, 0.6):
-            if _DOB_CONTEXT.search(text[max(0, d.start - 30) : d.start]):
+            if DOB_CONTEXT.search(text[max(0, d.start - 30) : d.start]):
                 found.append(TextFinding("date_of_birth", d.start, d.end, 0.85))
     return found

@@ -1,4 +1,4 @@
-"""Tests for prodline.data.sensitivity: kinds, levels, evidence, sampling, speed."""
+"""Tests for prodline.core.sensitivity: kinds, levels, evidence, sampling, speed."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from prodline.data import sensitivity
-from prodline.data.sensitivity import (
+from prodline.core import sensitivity
+from prodline.core.sensitivity import (
     KINDS,
     ColumnSensitivity,
     TextFinding,
@@ -331,7 +331,7 @@ def test_datetime_columns(column: str, kinds: tuple[str, ...]) -> None:
     ],
 )
 def test_header_hints(header: str, kinds: set[str]) -> None:
-    assert sensitivity._header_kinds(header) == kinds
+    assert sensitivity.header_kinds(header) == kinds
 
 
 def test_german_credit_like_frame() -> None:
@@ -464,3 +464,44 @@ def test_invalid_input(frame: object, kwargs: dict[str, float], message: str) ->
     with pytest.raises(InvalidInput) as err:
         scan_dataframe(frame, **kwargs)  # type: ignore[arg-type]
     assert err.value.message == message
+
+
+# --- levels: one order for every part -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("levels", "worst"),
+    [([], "none"), (["none"], "none"), (["none", "pii"], "pii"), (["phi", "pii", "none"], "phi")],
+)
+def test_worst_level(levels: list[str], worst: str) -> None:
+    assert sensitivity.worst_level(levels) == worst
+
+
+def test_level_order_and_unknown_levels() -> None:
+    assert sensitivity.LEVELS == ("none", "pii", "phi")
+    assert [sensitivity.level_rank(lv) for lv in sensitivity.LEVELS] == [0, 1, 2]
+    with pytest.raises(InvalidInput) as caught:
+        sensitivity.level_rank("secret")
+    assert str(caught.value) == "Sensitivity level 'secret' is unknown; use one of none, pii, phi."
+
+
+@pytest.mark.parametrize(
+    ("kinds", "level"),
+    [((), "none"), (("email",), "pii"), (("age", "diagnosis_code"), "phi")],
+)
+def test_level_of_kinds(kinds: tuple[str, ...], level: str) -> None:
+    assert sensitivity.level_of(kinds) == level
+
+
+def test_every_part_uses_the_one_table() -> None:
+    import prodline.data as data
+    from prodline.rag import types
+
+    assert types.SENSITIVITY_ORDER is sensitivity.LEVEL_ORDER
+    assert data.scan_dataframe is sensitivity.scan_dataframe
+
+
+def test_module_examples_run() -> None:
+    import doctest
+
+    assert doctest.testmod(sensitivity).failed == 0

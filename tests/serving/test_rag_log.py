@@ -1,4 +1,4 @@
-"""Every acknowledged RAG call is logged (JSON lines) and audited, off the hot path."""
+"""Every acknowledged RAG call is logged (the ledger's call log) and audited, off the hot path."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ from rag_support import (
     template,
 )
 
-from prodline.serving.rag.raglog import RagLog, log_path
+from prodline.ledger.calls import CallReader
+from prodline.serving.rag.raglog import RagLog, legacy_log_path
 from prodline.workspace import Workspace
 
 
@@ -30,8 +31,8 @@ def ws(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Iterator[Wor
         yield opened
 
 
-def _lines(path: Path) -> list[dict[str, Any]]:
-    return [orjson.loads(line) for line in path.read_bytes().splitlines()]
+def _calls(ws: Workspace, **filters: Any) -> list[dict[str, Any]]:
+    return list(CallReader(ws.db).read(**filters).to_dict("records"))
 
 
 def _events(ws: Workspace, action: str) -> list[Any]:
@@ -60,7 +61,7 @@ def test_every_acknowledged_call_is_logged_and_audited_after_a_clean_stop(
     assert {status for status, _ in results} == {200}
     acknowledged = {rid for _, rid in results}
 
-    records = _lines(log_path(ws.home, KB))
+    records = _calls(ws, kb=KB)
     assert len(records) == 24
     assert {r["request_id"] for r in records} == acknowledged
     chats = [r for r in records if r["endpoint"] == "chat"]
@@ -81,11 +82,19 @@ def test_every_acknowledged_call_is_logged_and_audited_after_a_clean_stop(
             "latency_ms",
             "groundedness",
             "flagged",
+            "route",
+            "route_reason",
+            "sensitivity",
         }
         assert r["kb"] == KB and r["provider"] == "extractive" and r["chunk_ids"]
+        assert r["route"].split(">")[-1] == "extractive"
         assert 0.0 <= r["groundedness"] <= 1.0 and r["latency_ms"] > 0
     pii = [r for r in chats if r["question"] == PII_Q]
     assert pii and all("pii" in r["route_reason"] for r in pii)
+    assert all(r["sensitivity"] in {"pii", "phi"} for r in pii)
+    (one,) = _calls(ws, request_id=chats[0]["request_id"])
+    assert one["question"] == chats[0]["question"]
+    assert len(_calls(ws, provider="extractive")) == 18
 
     answered = _events(ws, "rag.answered")
     assert len(answered) == 18
@@ -109,16 +118,55 @@ def test_every_acknowledged_call_is_logged_and_audited_after_a_clean_stop(
 
 def test_overload_sheds_are_counted_and_audited(ws: Workspace, tmp_path: Path) -> None:
     shed: list[int] = []
-    raglog = RagLog(
-        ws, KB, path=tmp_path / "rag.jsonl", max_size=2, backpressure=0.0, on_shed=shed.append
-    )
-    record = {"request_id": "r", "endpoint": "chat", "provider": "extractive", "chunk_ids": []}
+    raglog = RagLog(ws, KB, max_size=2, backpressure=0.0, on_shed=shed.append)
+    record = {
+        "request_id": "r",
+        "kb": KB,
+        "endpoint": "chat",
+        "provider": "extractive",
+        "chunk_ids": [],
+    }
     assert raglog.offer({**record, "request_id": "r1"})
     assert raglog.put({**record, "request_id": "r2"})
     assert not raglog.put({**record, "request_id": "r3"})  # queue full, not started: shed
     assert raglog.depth() == 2 and shed == [1]
     raglog.close()
-    assert [r["request_id"] for r in _lines(tmp_path / "rag.jsonl")] == ["r1", "r2"]
+    assert [r["request_id"] for r in _calls(ws, kb=KB)] == ["r1", "r2"]
     (event,) = _events(ws, "server.rag_log_shed")
     assert event.payload["count"] == 1 and event.payload["queue_size"] == 2
     assert raglog.written == 2 and raglog.shed == 1
+
+
+def test_a_legacy_jsonl_log_is_imported_into_the_call_log_once(ws: Workspace) -> None:
+    legacy = legacy_log_path(ws.home, KB)
+    legacy.parent.mkdir(parents=True, exist_ok=True)
+    lines = [
+        {
+            "request_id": f"old-{i}",
+            "ts": f"2026-01-0{i + 1}T10:00:00.000000+00:00",
+            "kb": KB,
+            "endpoint": "chat",
+            "question": "q",
+            "chunk_ids": [1, 2],
+            "provider": "extractive",
+            "input_tokens": 10,
+            "output_tokens": 5,
+            "cost_usd": 0.0,
+            "latency_ms": 3.5,
+            "groundedness": 0.9,
+            "flagged": False,
+            "route_reason": "default",
+            "stream": False,
+        }
+        for i in range(3)
+    ]
+    legacy.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+    for _ in range(2):  # a second start finds nothing left to import
+        raglog = RagLog(ws, KB)
+        raglog.start()
+        raglog.close()
+    calls = _calls(ws, kb=KB)
+    assert [c["request_id"] for c in calls] == ["old-0", "old-1", "old-2"]
+    assert calls[0]["chunk_ids"] == [1, 2] and calls[0]["stream"] is False
+    assert str(calls[2]["ts"]) == "2026-01-03 10:00:00+00:00"
+    assert not legacy.exists() and legacy.with_name(legacy.name + ".imported").exists()

@@ -21,7 +21,7 @@ import hmac
 import json
 import os
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -180,12 +180,19 @@ class AuditLog:
         events: Iterable[tuple[str, str, Mapping[str, Any]]],
         *,
         actor: str | None = None,
+        before: Callable[[Connection], object] | None = None,
     ) -> int:
-        """Append a batch in one transaction with one checkpoint (the fast path)."""
+        """Append a batch in one transaction with one checkpoint (the fast path).
+
+        ``before(conn)`` runs first in the same transaction: the rows the events describe
+        (a batch of log records, say) commit with them or not at all.
+        """
         batch = list(events)
         if not batch:
             return 0
         with self._db.tx() as conn:
+            if before is not None:
+                before(conn)
             written = self._record_many(conn, batch, actor)
         self._write_anchor(written[-1].seq, written[-1].hash)
         return len(written)

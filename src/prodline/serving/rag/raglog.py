@@ -1,40 +1,42 @@
-"""The RAG log: every answered call as a JSON line, plus its audit event, off the hot path.
+"""The RAG server's side of the call log: a bounded queue into the ledger, off the hot path.
 
 A request appends one record (a dict) to a bounded in-memory queue and moves on; a
-writer thread wakes every ``flush_interval`` (or as soon as a batch is full), appends
-the batch to ``<home>/logs/rag-<kb>.jsonl`` in one write, then appends the batch's
-audit events (``rag.answered`` / ``rag.retrieved``) with one ``audit.append_many``.
-``close()`` drains and writes everything, so nothing acknowledged is lost on a clean stop.
+writer thread wakes every ``flush_interval`` (or as soon as a batch is full) and writes
+the batch to the ledger's call log (:class:`prodline.ledger.calls.CallWriter`) together
+with its audit events (``rag.answered`` / ``rag.retrieved``) in one transaction, so a
+call is logged and audited together or not at all. ``close()`` drains and writes
+everything, so nothing acknowledged is lost on a clean stop.
 
 Overload never drops silently: when the queue is full a request waits briefly for room
 (backpressure); if there is still none, its record is shed, counted in
 ``prodline_rag_log_shed_total`` and reported by a ``server.rag_log_shed`` audit event
 (at most one per ``shed_audit_interval`` seconds, plus one at close).
 
-Each line holds: ``request_id``, ``ts`` (ISO-8601 UTC), ``kb``, ``endpoint`` (``chat`` or
-``retrieve``), ``question``, ``chunk_ids``, ``provider``, ``model``, ``input_tokens``,
-``output_tokens``, ``cost_usd``, ``latency_ms``, ``groundedness``, ``flagged``,
-``route_reason`` and ``stream``. The audit event carries no question text.
+Each record holds: ``request_id``, ``ts`` (ISO-8601 UTC), ``kb``, ``endpoint`` (``chat``
+or ``retrieve``), ``question``, ``chunk_ids``, ``sensitivity``, ``provider``, ``model``,
+``route``, ``route_reason``, ``input_tokens``, ``output_tokens``, ``cost_usd``,
+``latency_ms``, ``groundedness``, ``flagged`` and ``stream``. The audit event carries no
+question text. A JSON-lines log left by an older version (``<home>/logs/rag-<kb>.jsonl``)
+is imported into the call log when the server starts, and renamed ``*.imported``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from prodline.ledger.calls import CallWriter
 from prodline.serving.logqueue import POLL_S, BoundedLogWriter
 
 if TYPE_CHECKING:
     from prodline.workspace import Workspace
 
-__all__ = ["RagLog", "log_path"]
+__all__ = ["RagLog", "legacy_log_path"]
 
 log = logging.getLogger("prodline.serving")
 
@@ -42,13 +44,13 @@ Record = dict[str, Any]
 _AUDITED = ("request_id", "provider", "chunk_ids", "groundedness", "flagged")
 
 
-def log_path(home: Path, kb: str) -> Path:
-    """Where the RAG server for ``kb`` writes its log."""
+def legacy_log_path(home: Path, kb: str) -> Path:
+    """Where RAG servers before the ledger call log wrote their JSON lines for ``kb``."""
     return Path(home) / "logs" / f"rag-{kb}.jsonl"
 
 
 class RagLog(BoundedLogWriter[Record]):
-    """Bounded queue plus writer thread into a JSON-lines file and the audit log."""
+    """Bounded queue plus writer thread into the ledger's call log and the audit log."""
 
     label = "rag log"
     shed_action = "server.rag_log_shed"
@@ -59,7 +61,6 @@ class RagLog(BoundedLogWriter[Record]):
         ws: Workspace,
         kb: str,
         *,
-        path: Path | None = None,
         max_size: int = 10_000,
         batch_size: int = 256,
         flush_interval: float = 0.05,
@@ -80,8 +81,12 @@ class RagLog(BoundedLogWriter[Record]):
             on_shed=on_shed,
         )
         self.kb = kb
-        self.path = path or log_path(ws.home, kb)
-        self._file: IO[bytes] | None = None
+        self._calls = CallWriter(ws.db)
+
+    def start(self) -> None:
+        """Import a legacy JSON-lines log (once), then start the writer thread."""
+        self._import_legacy()
+        super().start()
 
     def put(self, record: Record) -> bool:
         """Queue a record, waiting up to ``backpressure`` seconds for room; else shed it.
@@ -98,41 +103,30 @@ class RagLog(BoundedLogWriter[Record]):
         return False
 
     def _write(self, batch: list[Record], *, final: bool) -> None:
-        data = b"".join(orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in batch)
-        if not self._retry(lambda: self._append(data), len(batch), "write", final):
-            return
         events = [
             (
-                "rag.answered" if r["endpoint"] == "chat" else "rag.retrieved",
+                "rag.answered" if r.get("endpoint") == "chat" else "rag.retrieved",
                 self.subject,
                 {key: r.get(key) for key in _AUDITED},
             )
             for r in batch
         ]
-        if not self._retry(lambda: self._ws.audit.append_many(events), len(batch), "audit", final):
+
+        def write() -> None:
+            self._ws.audit.append_many(events, before=lambda conn: self._calls.write(batch, conn))
+
+        if self._retry(write, len(batch), "write", final):
+            self._count_written(len(batch))
+
+    def _import_legacy(self) -> None:
+        path = legacy_log_path(self._ws.home, self.kb)
+        if not path.is_file():
             return
-        self._count_written(len(batch))
-
-    def _append(self, data: bytes) -> None:
-        if self._file is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.path, "ab")  # noqa: SIM115 - held open while serving
-        self._file.write(data)
-        self._file.flush()
-
-    def _retry_failed(self, what: str) -> None:
-        if self._file is not None and what == "write":  # reopen on the next try
-            with contextlib.suppress(OSError):
-                self._file.close()
-            self._file = None
-
-    def _closed(self) -> None:
-        """Sync and close the file once everything queued is written."""
-        if self._file is not None:
-            try:
-                self._file.flush()
-                os.fsync(self._file.fileno())
-            except OSError as exc:
-                log.warning("rag log: cannot sync %s (%s)", self.path, exc)
-            self._file.close()
-            self._file = None
+        try:
+            records = [orjson.loads(line) for line in path.read_bytes().splitlines() if line]
+            self._calls.write(records)
+            path.rename(path.with_name(path.name + ".imported"))
+        except Exception as exc:  # the old file stays; the server runs without it
+            log.warning("rag log: cannot import %s into the call log (%s)", path, exc)
+            return
+        log.info("rag log: imported %d calls from %s", len(records), path)

@@ -310,7 +310,9 @@ def lineage_tree(ws: pl.Workspace, start: str) -> Tree:
                 f"[bold green]dataset[/] {node.name} v{node.ref}  owner={ds.owner}  "
                 f"rows={ds.rows}  sensitive: {', '.join(tagged) or 'none'}"
             )
-        return f"[bold]{node.kind}[/] {node.id.split(':', 1)[1]}"
+        if node.kind == "alias":
+            return f"[bold magenta]alias[/] {node.name}@{node.ref}"
+        return f"[bold]{node.kind}[/] {node.name}"
 
     def add(parent: Tree, node: Any) -> None:
         for p in node.parents:

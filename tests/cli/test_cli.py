@@ -226,6 +226,7 @@ def test_promoting_an_archived_version_is_exit_2(cli: CLI, files: dict[str, Path
 
 
 def test_unreachable_database_is_exit_2(cli: CLI, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert cli("init").code == 0  # the home folder exists; its database URL is wrong
     monkeypatch.setenv("PRODLINE_DB_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")
     r = cli("data", "list")
     assert r.code == 2 and "Cannot reach the metadata database" in r.err

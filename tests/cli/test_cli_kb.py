@@ -29,7 +29,9 @@ def docs(tmp_path: Path) -> Path:
 
 
 def test_kb_commands(cli: CLI, docs: Path) -> None:
-    assert cli("kb", "create", "support", "--owner", "support-team").code == 0
+    assert cli("init").code == 0
+    r = cli("kb", "create", "support", "--owner", "support-team", "--json")
+    assert r.code == 0 and json.loads(r.out)["owner"] == "support-team"
     r = cli("kb", "ingest", "support", str(docs), "--json")
     assert r.code == 0, r.err
     report = json.loads(r.out)
@@ -69,6 +71,7 @@ def test_kb_commands(cli: CLI, docs: Path) -> None:
     ],
 )
 def test_kb_mistakes_are_one_line_exit_2(cli: CLI, args: tuple[str, ...], message: str) -> None:
+    assert cli("init").code == 0
     assert cli("kb", "create", "support", "--owner", "x").code == 0
     r = cli(*args)
     assert r.code == 2, (r.out, r.err)

@@ -20,19 +20,13 @@ Scoring is shaped by how scikit-learn 1.9 validates input, measured per call
   DataFrame does, without warnings; if not, it keeps DataFrames.
 * Any string column means DataFrames (a ColumnTransformer selects by name).
 
-Importing this module is cheap: skops and scikit-learn load on first use. ``import
-skops.io`` walks every scikit-learn module, and one of them
-(``sklearn.externals.array_api_compat.torch``) imports torch when it is installed —
-about 300 MB and a second for a process that never touches a tensor. :func:`_skops_io`
-imports skops with the array libraries hidden, so the walk skips those adapters; they
-stay importable afterwards for anyone who asks for them directly.
+Importing this module is cheap: skops and scikit-learn load on first use, and skops
+without the walk over every scikit-learn module that would drag torch into a model
+server (see :func:`_skops_io`).
 """
 
 from __future__ import annotations
 
-import importlib.abc
-import importlib.machinery
-import sys
 import threading
 import warnings
 from collections.abc import Mapping, Sequence
@@ -70,8 +64,6 @@ TRUSTED_BUILTINS = frozenset(
     }
 )
 
-# Array libraries whose scikit-learn/SciPy adapters ``import skops.io`` would load.
-_HIDDEN_WHILE_IMPORTING_SKOPS = ("torch", "cupy", "jax", "dask")
 _skops_lock = threading.Lock()
 _INPUT_ERRORS = (ValueError, TypeError, KeyError, IndexError)
 _PROBE_ROWS = {"integer": [0, 1], "float": [0.0, 1.0], "boolean": [False, True]}
@@ -278,39 +270,33 @@ def _reported_types(path: Path) -> list[str]:
         raise InvalidInput(f"'{path.name}' is not a readable skops file: {exc}") from None
 
 
-class _Hide(importlib.abc.MetaPathFinder):
-    """An import finder that makes a few top-level packages look absent."""
-
-    def __init__(self, names: Sequence[str]) -> None:
-        self.names = tuple(names)
-
-    def find_spec(
-        self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
-    ) -> importlib.machinery.ModuleSpec | None:
-        if fullname.partition(".")[0] in self.names:
-            raise ModuleNotFoundError(f"{fullname} is hidden while skops loads", name=fullname)
-        return None
-
-
 @cache
 def _skops_io() -> ModuleType:
-    """``skops.io``, imported without loading torch (or other array libraries) on the way.
+    """``skops.io``, imported without walking every scikit-learn module.
 
-    skops lists scikit-learn's estimators by importing every scikit-learn package, the
-    array-API adapters included; ``pkgutil.walk_packages`` skips a package whose import
-    fails with ``ImportError``, so hiding the array libraries for the duration skips
-    their adapters and nothing else. Libraries already imported are left alone, and
-    the lock keeps two threads from importing skops with different finders.
+    At import, skops builds its default list of trusted types by calling
+    ``sklearn.utils.all_estimators()``, which imports every scikit-learn package (the
+    array-API adapter for torch included): a second and a half, ~90 MB, and torch in a
+    process that never touches a tensor. prodline never relies on that list — it
+    decides trust itself (:func:`_is_trusted`) and passes skops the exact types to
+    build — so the walk is skipped by answering it with an empty list while skops
+    loads. skops' own default list is then empty, which only makes skops stricter for
+    anyone else in the process who calls it without ``trusted=``.
     """
+    import sklearn.utils
+
     with _skops_lock:
-        hidden = [name for name in _HIDDEN_WHILE_IMPORTING_SKOPS if name not in sys.modules]
-        finder = _Hide(hidden)
-        sys.meta_path.insert(0, finder)
+        walk = sklearn.utils.all_estimators
+        sklearn.utils.all_estimators = _no_estimators
         try:
             import skops.io
         finally:
-            sys.meta_path.remove(finder)
+            sklearn.utils.all_estimators = walk
     return skops.io
+
+
+def _no_estimators(type_filter: Any = None) -> list[tuple[str, type]]:
+    return []
 
 
 @cache

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 __all__ = [
     "DETECTORS",
     "DOB_CONTEXT",
+    "Detector",
     "ICD_CONTEXT",
     "ICD_IN_TEXT",
     "KINDS",
     "MEDICAL_KINDS",
     "RANK",
     "TEXT_RULES",
-    "Detector",
     "header_kinds",
     "rule_kinds",
 ]

@@ -31,9 +31,9 @@ from prodline.errors import InvalidInput
 
 __all__ = [
     "COLUMN_TYPES",
-    "NUMERIC_TYPES",
     "Column",
     "ColumnType",
+    "NUMERIC_TYPES",
     "Signature",
     "column_type_of",
     "columns_from_schema",

@@ -79,12 +79,12 @@ if TYPE_CHECKING:  # imported where used: reading levels must not load pandas
     import pandas as pd
 
 __all__ = [
+    "ColumnSensitivity",
     "KINDS",
     "LEVELS",
     "LEVEL_ORDER",
-    "MEDICAL_KINDS",
-    "ColumnSensitivity",
     "Level",
+    "MEDICAL_KINDS",
     "TextFinding",
     "level_of",
     "level_rank",

@@ -2,10 +2,9 @@
 
 Example
 -------
->>> from prodline.llm import ChatMessage, Gateway
->>> from prodline.rag.types import Hit
->>> hits = [Hit(chunk_id=3, score=1.0, text="Refunds are issued within 14 days.")]
->>> answer = Gateway().complete([ChatMessage("user", "When are refunds issued?")], hits)
+>>> from prodline.llm import ChatMessage, Gateway, Passage
+>>> passages = [Passage(chunk_id=3, score=1.0, text="Refunds are issued within 14 days.")]
+>>> answer = Gateway().complete([ChatMessage("user", "When are refunds issued?")], passages)
 >>> answer.text, answer.citations, answer.provider
 ('Refunds are issued within 14 days [1].', [3], 'extractive')
 """
@@ -23,7 +22,14 @@ from prodline.llm.providers import (
     Provider,
 )
 from prodline.llm.tokens import count_message_tokens, count_tokens
-from prodline.llm.types import ChatMessage, Completion, LlmRequest, ProviderConfig
+from prodline.llm.types import (
+    ChatMessage,
+    Completion,
+    LlmRequest,
+    Passage,
+    PassageLike,
+    ProviderConfig,
+)
 
 __all__ = [
     "AnthropicProvider",
@@ -34,6 +40,8 @@ __all__ = [
     "LlmConfig",
     "LlmRequest",
     "OpenAICompatProvider",
+    "Passage",
+    "PassageLike",
     "Provider",
     "ProviderConfig",
     "ProviderFailed",

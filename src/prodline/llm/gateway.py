@@ -33,12 +33,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from prodline.core.sensitivity import LEVEL_ORDER
 from prodline.errors import InvalidInput
 from prodline.llm.config import EXTRACTIVE, LlmConfig, load_llm_config
 from prodline.llm.errors import ProviderFailed, ProviderUnavailable
 from prodline.llm.providers import Embed, Provider, build_provider
-from prodline.llm.types import ChatMessage, Completion, LlmRequest, ProviderConfig
-from prodline.rag.types import SENSITIVITY_ORDER, Hit
+from prodline.llm.types import ChatMessage, Completion, LlmRequest, PassageLike, ProviderConfig
 
 __all__ = ["Gateway"]
 
@@ -118,7 +118,9 @@ class Gateway:
                 self._built.add(name)
             return self._providers[name]
 
-    def plan(self, hits: Sequence[Hit], provider: str | None = None) -> tuple[list[str], str]:
+    def plan(
+        self, hits: Sequence[PassageLike], provider: str | None = None
+    ) -> tuple[list[str], str]:
         """The providers to try, in order, and why (``route_reason``)."""
         label = _sensitivity(hits)
         if provider is not None:
@@ -149,7 +151,7 @@ class Gateway:
     def complete(
         self,
         messages: Sequence[ChatMessage | Mapping[str, str]],
-        hits: Sequence[Hit] = (),
+        hits: Sequence[PassageLike] = (),
         *,
         max_tokens: int = 512,
         temperature: float = 0.0,
@@ -181,7 +183,7 @@ class Gateway:
     def stream(
         self,
         messages: Sequence[ChatMessage | Mapping[str, str]],
-        hits: Sequence[Hit] = (),
+        hits: Sequence[PassageLike] = (),
         *,
         max_tokens: int = 512,
         temperature: float = 0.0,
@@ -248,15 +250,15 @@ class Gateway:
         return final
 
 
-def _sensitivity(hits: Sequence[Hit]) -> str:
+def _sensitivity(hits: Sequence[PassageLike]) -> str:
     """The most sensitive label among the hits, or "" when all are "none"."""
     labels = {h.sensitivity for h in hits if h.sensitivity != "none"}
-    return max(labels, key=lambda s: (SENSITIVITY_ORDER.get(s, 99), s)) if labels else ""
+    return max(labels, key=lambda s: (LEVEL_ORDER.get(s, 99), s)) if labels else ""
 
 
 def _request(
     messages: Sequence[ChatMessage | Mapping[str, str]],
-    hits: Sequence[Hit],
+    hits: Sequence[PassageLike],
     max_tokens: int,
     temperature: float,
 ) -> LlmRequest:

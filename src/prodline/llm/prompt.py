@@ -13,8 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from prodline.llm.types import ChatMessage
-from prodline.rag.types import Hit
+from prodline.llm.types import ChatMessage, PassageLike
 
 __all__ = [
     "CitationRenumberer",
@@ -37,10 +36,10 @@ _OPEN_MARKER = re.compile(r"\[[\d,\s]*$")
 _MAX_MARKER = 24  # an unclosed "[" longer than this is plain text, not a marker
 
 
-def numbered_hits(hits: Sequence[Hit]) -> list[Hit]:
+def numbered_hits(hits: Sequence[PassageLike]) -> list[PassageLike]:
     """The hits as numbered in the prompt: ``[n]`` is ``result[n - 1]``."""
     seen: set[int] = set()
-    out: list[Hit] = []
+    out: list[PassageLike] = []
     for hit in hits:
         if hit.chunk_id not in seen:
             seen.add(hit.chunk_id)
@@ -48,13 +47,15 @@ def numbered_hits(hits: Sequence[Hit]) -> list[Hit]:
     return out
 
 
-def _passage(n: int, hit: Hit) -> str:
+def _passage(n: int, hit: PassageLike) -> str:
     label = " — ".join(part for part in (hit.title, hit.heading) if part)
     head = f"[{n}] ({label})" if label else f"[{n}]"
     return f"{head}\n{hit.text.strip()}"
 
 
-def build_messages(messages: Sequence[ChatMessage], hits: Sequence[Hit]) -> list[ChatMessage]:
+def build_messages(
+    messages: Sequence[ChatMessage], hits: Sequence[PassageLike]
+) -> list[ChatMessage]:
     """System prompt, the caller's history, then the context and the last question.
 
     Caller system messages follow the house system prompt (they cannot remove it). The
@@ -82,7 +83,7 @@ class CitationRenumberer:
     holds the cited chunk ids, ``[k]`` in the output being ``citations[k - 1]``.
     """
 
-    def __init__(self, hits: Sequence[Hit]) -> None:
+    def __init__(self, hits: Sequence[PassageLike]) -> None:
         self._chunks = [h.chunk_id for h in numbered_hits(hits)]
         self._order: dict[int, int] = {}  # chunk id -> output number
         self._pending = ""
@@ -119,10 +120,11 @@ class CitationRenumberer:
         return _MARKER.sub(self._rewrite, text)
 
 
-def renumber_citations(text: str, hits: Sequence[Hit]) -> tuple[str, list[int]]:
+def renumber_citations(text: str, hits: Sequence[PassageLike]) -> tuple[str, list[int]]:
     """A whole answer renumbered, with the cited chunk ids in citation order.
 
-    >>> hits = [Hit(chunk_id=7, score=1.0), Hit(chunk_id=9, score=0.5)]
+    >>> from prodline.llm.types import Passage
+    >>> hits = [Passage(chunk_id=7, score=1.0), Passage(chunk_id=9, score=0.5)]
     >>> renumber_citations("Yes [2]. Also [1][2]. Not [5].", hits)
     ('Yes [1]. Also [2][1]. Not .', [9, 7])
     """

@@ -1,22 +1,27 @@
-"""Plain data for the LLM gateway: messages, provider settings, requests, completions.
+"""Plain data for the LLM gateway: messages, passages, providers, requests, completions.
 
 No I/O here. API keys are never held by these objects: ``ProviderConfig`` keeps only
 the *name* of the environment variable, and the key is read at call time.
+
+The context an answer is grounded in arrives as passages. The gateway owns that word:
+anything with a passage's fields will do (:class:`PassageLike`; a retrieval hit from
+``prodline.rag`` has them), and :class:`Passage` is the plain one callers build
+themselves. The gateway never imports the retrieval part.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any, Literal
-
-from prodline.rag.types import Hit
+from typing import Any, Literal, Protocol
 
 __all__ = [
     "ChatMessage",
     "Completion",
     "KINDS",
     "LlmRequest",
+    "Passage",
+    "PassageLike",
     "ProviderConfig",
     "ProviderKind",
     "Role",
@@ -35,6 +40,57 @@ class ChatMessage:
 
     role: Role
     content: str
+
+
+class PassageLike(Protocol):
+    """What the gateway reads of a context passage; ``prodline.rag.Hit`` has it all."""
+
+    @property
+    def chunk_id(self) -> int: ...
+    @property
+    def score(self) -> float: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def heading(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def sensitivity(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Passage:
+    """One passage of context: a chunk's id, retrieval score, text and where it came from.
+
+    Examples
+    --------
+    >>> Passage(chunk_id=3, score=1.0, text="Refunds take 14 days.").sensitivity
+    'none'
+    """
+
+    chunk_id: int
+    score: float
+    text: str = ""
+    title: str = ""
+    heading: str = ""
+    source: str = ""
+    sensitivity: str = "none"  # none, pii or phi (prodline.core.sensitivity.LEVELS)
+
+    @classmethod
+    def of(cls, passage: PassageLike) -> Passage:
+        """Copy the passage fields of any passage-like object (a retrieval hit)."""
+        return cls(
+            passage.chunk_id,
+            passage.score,
+            passage.text,
+            passage.title,
+            passage.heading,
+            passage.source,
+            passage.sensitivity,
+        )
 
 
 @dataclass(frozen=True)
@@ -90,7 +146,7 @@ class LlmRequest:
     """What a provider is asked: the caller's messages plus the retrieved context."""
 
     messages: tuple[ChatMessage, ...]
-    hits: tuple[Hit, ...] = ()
+    hits: tuple[PassageLike, ...] = ()  # the context passages, in prompt order
     max_tokens: int = 512
     temperature: float = 0.0
 

@@ -13,11 +13,11 @@ from datetime import datetime
 from prodline.core.sensitivity import LEVEL_ORDER, Level
 
 __all__ = [
-    "SENSITIVITY_ORDER",
     "ChunkDraft",
     "ChunkMeta",
     "Document",
     "Hit",
+    "SENSITIVITY_ORDER",
     "SearchFilter",
     "Section",
     "Sensitivity",

@@ -27,7 +27,14 @@ import orjson
 
 from prodline.errors import InvalidInput
 
-__all__ = ["SAMPLE_VALUES", "InputSpec", "Parsed", "parse", "records_of", "to_arrays"]
+__all__ = [
+    "InputSpec",
+    "Parsed",
+    "SAMPLE_VALUES",
+    "parse",
+    "records_of",
+    "to_arrays",
+]
 
 SHAPES = ("inputs", "dataframe_records", "dataframe_split")
 _INT_MIN, _INT_MAX = -(2**63), 2**63 - 1

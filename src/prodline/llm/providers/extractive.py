@@ -33,8 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from prodline.llm.tokens import count_message_tokens, count_tokens
-from prodline.llm.types import Completion, LlmRequest, ProviderConfig
-from prodline.rag.types import Hit
+from prodline.llm.types import Completion, LlmRequest, PassageLike, ProviderConfig
 
 __all__ = [
     "ExtractiveProvider",
@@ -105,7 +104,7 @@ class _Sentence:
 _WRAP = re.compile(r"(?<=\S)[ \t]*\n(?![ \t]*(?:\n|[-*\u2022#=|:]|\d+[.)]\s))[ \t]*")
 
 
-def _sentences(hits: Sequence[Hit]) -> list[_Sentence]:
+def _sentences(hits: Sequence[PassageLike]) -> list[_Sentence]:
     out: list[_Sentence] = []
     for h, hit in enumerate(hits):
         position = 0
@@ -200,7 +199,7 @@ class ExtractiveProvider:
             scores = [(1 - w) * lex + w * float(c) for lex, c in zip(scores, cosine, strict=True)]
         return scores
 
-    def _pick(self, question: str, hits: Sequence[Hit]) -> list[tuple[float, _Sentence]]:
+    def _pick(self, question: str, hits: Sequence[PassageLike]) -> list[tuple[float, _Sentence]]:
         sentences = _sentences(hits)
         context = [
             frozenset(_terms(f"{h.title} {h.heading} {h.source.rsplit('/', 1)[-1]}")) for h in hits
@@ -221,7 +220,7 @@ class ExtractiveProvider:
         return chosen
 
     def answer(
-        self, question: str, hits: Sequence[Hit], max_tokens: int = 512
+        self, question: str, hits: Sequence[PassageLike], max_tokens: int = 512
     ) -> tuple[list[str], list[int]]:
         """The answer as citation-marked sentences, and the chunk ids cited, in order."""
         distinct = list({h.chunk_id: h for h in hits}.values())
@@ -270,7 +269,7 @@ def _similar(a: _Sentence, b: _Sentence) -> bool:
 
 
 def _compose(
-    chosen: list[tuple[float, _Sentence]], hits: Sequence[Hit]
+    chosen: list[tuple[float, _Sentence]], hits: Sequence[PassageLike]
 ) -> tuple[list[str], list[int]]:
     if not chosen:
         return [NOT_FOUND], []

@@ -25,9 +25,9 @@ from prodline.errors import InvalidInput, UnsafeModel
 
 __all__ = [
     "COLUMN_TYPES",
-    "NUMERIC_TYPES",
     "Column",
     "ColumnType",
+    "NUMERIC_TYPES",
     "Prediction",
     "Predictor",
     "Signature",

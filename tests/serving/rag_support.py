@@ -10,25 +10,20 @@ from __future__ import annotations
 import contextlib
 import re
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
+from live_support import HOST, Live, free_port, metric, run_live
 from openai import OpenAI
 
-from prodline.serving.rag import create_rag_app
-from prodline.serving.server import uvicorn_config
+from prodline.serving.rag import RagOptions, create_rag_app
 from prodline.workspace import Workspace
 
-HOST = "127.0.0.1"
+__all__ = ["HOST", "KB", "Live", "free_port", "live_rag", "metric", "openai_of"]
 KB = "support-desk"
 ENV_VARS = ("PRODLINE_HOME", "PRODLINE_DB_URL", "PRODLINE_AUDIT_KEY", "PRODLINE_ARTIFACTS")
 
@@ -120,12 +115,6 @@ def open_ws(home: Path) -> Iterator[Workspace]:
             ws.close()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
 def closed_url() -> str:
     """A URL where nothing listens: connections are refused at once."""
     return f"http://{HOST}:{free_port()}/v1"
@@ -148,46 +137,27 @@ retries = 0
     )
 
 
-@dataclass
-class Live:
-    """A real uvicorn server on 127.0.0.1 in a thread of this process."""
-
-    url: str
-    app: Any
-    server: uvicorn.Server
-
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=30)
-
-    def openai(self) -> OpenAI:
-        return OpenAI(base_url=f"{self.url}/v1", api_key="unused", max_retries=0, timeout=30)
+def openai_of(live: Live) -> OpenAI:
+    """The official client, talking to a live server."""
+    return OpenAI(base_url=f"{live.url}/v1", api_key="unused", max_retries=0, timeout=30)
 
 
 @contextlib.contextmanager
-def live_rag(ws: Workspace, kb: str = KB, **kwargs: Any) -> Iterator[Live]:
-    """Serve ``kb`` under uvicorn (asyncio loop, as serve_rag but without signals)."""
+def live_rag(ws: Workspace, kb: str = KB, **options: Any) -> Iterator[Live]:
+    """Serve ``kb`` under uvicorn in a thread; ``options`` are ``RagOptions`` fields."""
     port = free_port()
-    app = create_rag_app(ws, kb, address=(HOST, port), **kwargs)
-    server = uvicorn.Server(uvicorn_config(app, HOST, port, loop="asyncio"))
-    thread = threading.Thread(target=server.run, name="test-rag-uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the RAG test server did not start")
-        time.sleep(0.01)
-    try:
-        yield Live(f"http://{HOST}:{port}", app, server)
-    finally:
-        server.should_exit = True
-        thread.join(30)
-        assert not thread.is_alive(), "the RAG test server did not stop"
+    app = create_rag_app(ws, kb, options=RagOptions(**options), address=(HOST, port))
+    with run_live(app, port) as live:
+        yield live
 
 
 @contextlib.contextmanager
-def in_process(ws: Workspace, kb: str = KB, **kwargs: Any) -> Iterator[TestClient]:
-    """The app in this process (lifespan included); leaving the block is a clean stop."""
-    app = create_rag_app(ws, kb, **kwargs)
+def in_process(ws: Workspace, kb: str = KB, **options: Any) -> Iterator[TestClient]:
+    """The app in this process (lifespan included); leaving the block is a clean stop.
+
+    ``options`` are ``RagOptions`` fields (``k=2``, ``provider="dead"``).
+    """
+    app = create_rag_app(ws, kb, options=RagOptions(**options))
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
 
@@ -201,17 +171,3 @@ def openai_over(client: Any) -> OpenAI:
 
 def ask(question: str, **extra: Any) -> dict[str, Any]:
     return {"model": KB, "messages": [{"role": "user", "content": question}], **extra}
-
-
-def metric(text: str, name: str, **labels: str) -> float:
-    """The value of one sample in Prometheus text output (0.0 when absent)."""
-    want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-    for line in text.splitlines():
-        if line.startswith("#") or " " not in line:
-            continue
-        key, value = line.rsplit(" ", 1)
-        sample, _, rest = key.partition("{")
-        got = ",".join(sorted(rest.rstrip("}").split(","))) if rest else ""
-        if sample == name and got == want:
-            return float(value)
-    return 0.0

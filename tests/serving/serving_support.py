@@ -3,26 +3,20 @@
 from __future__ import annotations
 
 import contextlib
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import httpx
 import numpy as np
 import pandas as pd
-import uvicorn
+from live_support import HOST, Live, free_port, metric, run_live
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from prodline.serving import ServeOptions, create_app
-from prodline.serving.server import uvicorn_config
 from prodline.workspace import Workspace
 
-HOST = "127.0.0.1"
+__all__ = ["HOST", "Live", "World", "free_port", "live_server", "metric"]
 
 
 @dataclass
@@ -68,56 +62,12 @@ def mixed_frame(n: int = 120, seed: int = 1) -> pd.DataFrame:
     return pd.DataFrame({"color": color, "x1": x1, "count": count, "label": label})
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Live:
-    """A real uvicorn server on 127.0.0.1 in a thread of this process."""
-
-    url: str
-    app: Any
-    server: uvicorn.Server
-
-    def client(self, **kwargs: Any) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=10, **kwargs)
-
-
 @contextlib.contextmanager
 def live_server(
     ws: Workspace, name: str = "clf", alias: str = "production", options: ServeOptions | None = None
 ) -> Iterator[Live]:
-    """Run the app under uvicorn (asyncio loop, as serve() but without signals) until exit."""
+    """Serve ``name@alias`` under uvicorn in a thread until the block ends."""
     port = free_port()
     app = create_app(ws, name, alias, options=options, address=(HOST, port))
-    server = uvicorn.Server(uvicorn_config(app, HOST, port, loop="asyncio"))
-    thread = threading.Thread(target=server.run, name="test-uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.01)
-    try:
-        yield Live(f"http://{HOST}:{port}", app, server)
-    finally:
-        server.should_exit = True
-        thread.join(30)
-        assert not thread.is_alive(), "the test server did not stop"
-
-
-def metric(text: str, name: str, **labels: str) -> float:
-    """The value of one sample in Prometheus text output (0.0 when absent)."""
-    want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-    for line in text.splitlines():
-        if line.startswith("#") or " " not in line:
-            continue
-        key, value = line.rsplit(" ", 1)
-        sample, _, rest = key.partition("{")
-        got = ",".join(sorted(rest.rstrip("}").split(","))) if rest else ""
-        if sample == name and got == want:
-            return float(value)
-    return 0.0
+    with run_live(app, port, start_timeout_s=20) as live:
+        yield live

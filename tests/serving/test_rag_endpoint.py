@@ -18,6 +18,7 @@ from rag_support import (
     live_rag,
     metric,
     open_ws,
+    openai_of,
     template,
 )
 
@@ -36,7 +37,7 @@ def _sources(citations: list[dict[str, Any]]) -> list[str]:
 
 
 def test_openai_client_answers_with_citations_and_groundedness(live: Live) -> None:
-    client = live.openai()
+    client = openai_of(live)
     resp = client.chat.completions.create(
         model=KB, messages=[{"role": "user", "content": REFUND_Q}]
     )
@@ -63,7 +64,7 @@ def test_openai_client_answers_with_citations_and_groundedness(live: Live) -> No
 
 
 def test_openai_client_stream_matches_the_plain_answer(live: Live) -> None:
-    client = live.openai()
+    client = openai_of(live)
     messages: Any = [
         {"role": "user", "content": "How long does express and international shipping take?"}
     ]
@@ -105,7 +106,7 @@ def test_model_may_be_omitted(live: Live) -> None:
 
 
 def test_extension_fields_k_filters_and_system_messages(live: Live) -> None:
-    client = live.openai()
+    client = openai_of(live)
     resp = client.chat.completions.create(
         model=KB,
         messages=[
@@ -123,7 +124,7 @@ def test_extension_fields_k_filters_and_system_messages(live: Live) -> None:
 
 
 def test_pii_answer_is_routed_to_a_self_hosted_provider(live: Live) -> None:
-    resp = live.openai().chat.completions.create(
+    resp = openai_of(live).chat.completions.create(
         model=KB, messages=[{"role": "user", "content": PII_Q}]
     )
     extra = resp.model_extra or {}
@@ -280,7 +281,7 @@ def test_malformed_json_is_a_422_naming_the_body(live: Live) -> None:
 
 
 def test_openai_client_sees_status_and_param(live: Live) -> None:
-    client = live.openai()
+    client = openai_of(live)
     with pytest.raises(openai.NotFoundError) as missing:
         client.chat.completions.create(model="hr-policies", messages=_USER)  # type: ignore[arg-type]
     assert KB in str(missing.value)
@@ -293,7 +294,7 @@ def test_openai_client_sees_status_and_param(live: Live) -> None:
 
 
 def test_models_list_names_the_kb(live: Live) -> None:
-    models = live.openai().models.list()
+    models = openai_of(live).models.list()
     assert [m.id for m in models.data] == [KB]
     with live.client() as http:
         assert http.get(f"/v1/models/{KB}").json()["owned_by"] == "support"
@@ -306,7 +307,7 @@ def test_models_list_names_the_kb(live: Live) -> None:
 
 
 def test_health_readiness_and_metrics(live: Live) -> None:
-    client = live.openai()
+    client = openai_of(live)
     client.chat.completions.create(model=KB, messages=_USER)  # type: ignore[arg-type]
     with live.client() as http:
         assert http.get("/healthz").json() == {"status": "ok"}

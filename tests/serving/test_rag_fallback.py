@@ -30,7 +30,7 @@ from rag_support import (
 
 from prodline.errors import InvalidInput, NotFound
 from prodline.llm import LlmConfig, ProviderUnavailable
-from prodline.serving.rag import create_rag_app
+from prodline.serving.rag import RagOptions, create_rag_app
 from prodline.workspace import Workspace
 
 
@@ -120,7 +120,7 @@ class _BreaksMidStream:
 
 
 def test_a_failure_mid_stream_ends_with_an_error_event(dead_ws: Workspace) -> None:
-    app = create_rag_app(dead_ws, KB, k=2)
+    app = create_rag_app(dead_ws, KB, options=RagOptions(k=2))
     app.state.runtime.gateway = _BreaksMidStream()
     with TestClient(app) as http:
         client = openai_over(http)
@@ -165,7 +165,7 @@ def test_bad_server_arguments_fail_before_serving(
     args: dict[str, object] = {"kb": KB, **kwargs}
     kb = str(args.pop("kb"))
     with pytest.raises(error, match=fragment):
-        create_rag_app(dead_ws, kb, **args)
+        create_rag_app(dead_ws, kb, options=RagOptions(**args))
 
 
 def test_usage_hint_shows_the_openai_snippet() -> None:
@@ -179,7 +179,7 @@ def test_usage_hint_shows_the_openai_snippet() -> None:
 def test_package_exports_are_sorted() -> None:
     import prodline.serving.rag as rag
 
-    assert rag.__all__ == sorted(rag.__all__) == ["create_rag_app", "serve_rag"]
+    assert rag.__all__ == sorted(rag.__all__) == ["RagOptions", "create_rag_app", "serve_rag"]
 
 
 def test_provider_credentials_reach_neither_the_answer_nor_the_log(

@@ -105,19 +105,12 @@ def serve(
     if ref == "rag":
         if not kb_name:
             raise InvalidInput("Name the knowledge base: prodline serve rag KB.", field="kb")
-        from prodline.serving.rag import serve_rag
+        from prodline.serving.rag import RagOptions, serve_rag
 
+        rag_options = RagOptions(provider=provider, clearance=clearance, threshold=threshold)
         with open_workspace() as ws:
             ws.kbs.get(kb_name)  # fail fast, naming the knowledge bases that exist
-            serve_rag(
-                ws,
-                kb_name,
-                host=host,
-                port=port,
-                provider=provider,
-                clearance=clearance,
-                threshold=threshold,
-            )
+            serve_rag(ws, kb_name, host=host, port=port, options=rag_options)
         return
     if kb_name:
         raise InvalidInput(

@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from prodline.errors import NotFound
+from prodline.serving.docs import add_offline_docs
+from prodline.serving.errors import HttpError, error_responses, install_error_handlers
 from prodline.serving.fastpath import ServingApp
-from prodline.serving.metrics import CONTENT_TYPE_LATEST
+from prodline.serving.metrics import METRICS_DOC, PrometheusResponse
 from prodline.serving.options import ServeOptions
 from prodline.serving.runtime import Runtime
 
@@ -109,32 +110,39 @@ def _build_api(runtime: Runtime) -> FastAPI:
         title=f"prodline serving {runtime.name}@{runtime.alias}",
         lifespan=lifespan_of(runtime),
         description="Predictions from a prodline model alias.",
+        docs_url=None,
+        redoc_url=None,
     )
+    add_offline_docs(api)
 
-    @api.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = "not_found" if exc.status_code == 404 else "http_error"
-        message = (
-            f"No route here; this server answers POST /v1/models/{runtime.name}/predict, "
-            "GET /healthz, /readyz, /metrics and /docs."
-            if exc.status_code == 404
-            else str(exc.detail)
-        )
-        return _error(exc.status_code, code, message, {})
+    def render(_: Request, error: HttpError) -> Response:
+        return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
 
-    @api.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    def invalid(_: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {}
         field = ".".join(str(p) for p in first.get("loc", ()))
-        return _error(
-            422, "invalid_input", f"{field}: {first.get('msg', 'invalid')}", {"field": field}
-        )
+        message = f"{field}: {first.get('msg', 'invalid')}"
+        return render(_, HttpError(422, "invalid_input", message, {"field": field}))
+
+    install_error_handlers(
+        api,
+        routes=(
+            f"POST /v1/models/{runtime.name}/predict, GET /v1/models/{runtime.name}, "
+            "/healthz, /readyz, /metrics and /docs"
+        ),
+        render=render,
+        invalid=invalid,
+    )
 
     @api.get("/healthz", summary="Liveness: the process answers")
     async def healthz() -> dict[str, Any]:
         return {"status": "ok"}
 
-    @api.get("/readyz", summary="Readiness: model loaded and prediction log writer running")
+    @api.get(
+        "/readyz",
+        summary="Readiness: model loaded and prediction log writer running",
+        responses=error_responses(503),
+    )
     async def readyz() -> JSONResponse:
         served = runtime.served
         body = {"model": served.name, "alias": served.alias, "version": served.version}
@@ -151,11 +159,15 @@ def _build_api(runtime: Runtime) -> FastAPI:
     async def ping() -> Response:
         return Response(b"\n", media_type="application/json")
 
-    @api.get("/metrics", summary="Prometheus metrics")
+    @api.get("/metrics", summary="Prometheus metrics", **METRICS_DOC)
     async def metrics() -> Response:
-        return Response(runtime.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+        return PrometheusResponse(runtime.metrics.render())
 
-    @api.get("/v1/models/{name}", summary="The served model version and its input signature")
+    @api.get(
+        "/v1/models/{name}",
+        summary="The served model version and its input signature",
+        responses=error_responses(404),
+    )
     async def model_info(name: str) -> JSONResponse:
         served = runtime.served
         if name != served.name:
@@ -182,6 +194,7 @@ def _build_api(runtime: Runtime) -> FastAPI:
         "/v1/models/{name}/predict",
         openapi_extra=_PREDICT_DOC,
         summary="Predict: {inputs}, {dataframe_records} or {dataframe_split}",
+        responses=error_responses(404, 413, 422, 500, 503),
     )
     async def predict(name: str, request: Request) -> Response:
         # Normally answered by the fast path before FastAPI sees it; kept for docs and for

@@ -25,20 +25,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from prodline.errors import InvalidInput, NotFound, ProdlineError
 from prodline.llm import Completion
 from prodline.serving.app import lifespan_of
-from prodline.serving.metrics import CONTENT_TYPE_LATEST
+from prodline.serving.docs import add_offline_docs
+from prodline.serving.errors import HttpError, error_responses, install_error_handlers
+from prodline.serving.metrics import METRICS_DOC, PrometheusResponse
 from prodline.serving.rag import wire
+from prodline.serving.rag.options import RagOptions
 from prodline.serving.rag.runtime import Answer, Question, RagRuntime
 from prodline.serving.rag.schema import ChatRequest, RetrieveRequest, validation_message
 
@@ -60,10 +62,7 @@ def create_rag_app(
     ws: Workspace,
     kb: str,
     *,
-    provider: str | None = None,
-    clearance: str = "phi",
-    threshold: float = 0.5,
-    k: int = 5,
+    options: RagOptions | None = None,
     address: tuple[str, int] | None = None,
 ) -> FastAPI:
     """Build the ASGI app answering questions from knowledge base ``kb``.
@@ -74,16 +73,8 @@ def create_rag_app(
         The workspace holding the knowledge base, ``prodline.toml`` and the audit log.
     kb
         The knowledge base; clients pass it as ``model``.
-    provider
-        Force one LLM provider (no fallback); by default ``llm.fallback`` is tried in order,
-        restricted to self-hosted providers when the context holds PII/PHI.
-    clearance
-        The most sensitive chunks retrieved (``none``, ``pii``, ``phi``); requests may
-        lower it, never raise it.
-    threshold
-        Answers whose groundedness is below it are flagged.
-    k
-        Chunks retrieved per question unless the request sets ``k``.
+    options
+        Provider, clearance, groundedness threshold and k (``RagOptions``).
     address
         ``(host, port)`` the server listens on, for the ``server.started`` audit event.
 
@@ -92,17 +83,9 @@ def create_rag_app(
     NotFound
         The knowledge base does not exist.
     InvalidInput
-        An unknown provider, or clearance, threshold or k out of range.
+        An unknown provider.
     """
-    runtime = RagRuntime(
-        ws,
-        kb,
-        provider=provider,
-        clearance=clearance,
-        threshold=threshold,
-        k=k,
-        address=address,
-    )
+    runtime = RagRuntime(ws, kb, options, address=address)
 
     api = FastAPI(
         title=f"prodline RAG over {kb}",
@@ -111,8 +94,11 @@ def create_rag_app(
             "OpenAI-compatible chat completions answered from a prodline knowledge base, "
             "with citations and groundedness in extension fields."
         ),
+        docs_url=None,
+        redoc_url=None,
     )
     api.state.runtime = runtime
+    add_offline_docs(api)
 
     def fail(endpoint: str, exc: ProdlineError, request_id: str, t0: float | None) -> Response:
         status = wire.status_of(exc)
@@ -121,20 +107,13 @@ def create_rag_app(
         runtime.metrics.observe_request(endpoint, status, "", seconds)
         return _json(wire.error_body(exc, request_id), status, request_id)
 
-    @api.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        if exc.status_code == 404:
-            error: ProdlineError = NotFound(
-                f"No route {request.url.path}; this server answers {_ROUTES}."
-            )
-        else:
-            error = ProdlineError(str(exc.detail))
-        body = wire.error_body(error, "")
-        body["error"]["code"] = error.code if exc.status_code == 404 else "http_error"
-        return _json(body, exc.status_code, "")
+    def render(_: Request, error: HttpError) -> Response:
+        exc = ProdlineError(error.message, **error.details)
+        exc.code = error.code
+        doc = wire.error_body(exc, "", status=error.status)
+        return _json(doc, error.status, "", error.headers)
 
-    @api.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+    def invalid(request: Request, exc: RequestValidationError) -> Response:
         errors = exc.errors()
         field, message = validation_message(dict(errors[0]) if errors else {})
         endpoint = _ENDPOINTS.get(request.url.path, "other")
@@ -143,13 +122,19 @@ def create_rag_app(
             error.details["more"] = [validation_message(dict(e))[1] for e in errors[1:5]]
         return fail(endpoint, error, runtime.new_request_id(), None)
 
+    install_error_handlers(api, routes=_ROUTES, render=render, invalid=invalid)
+
     @api.get("/healthz", summary="Liveness: the process answers")
     async def healthz() -> dict[str, Any]:
         return {"status": "ok"}
 
-    @api.get("/readyz", summary="Readiness: KB and embedding model loaded, log writer running")
+    @api.get(
+        "/readyz",
+        summary="Readiness: KB and embedding model loaded, log writer running",
+        responses=error_responses(503),
+    )
     async def readyz() -> Response:
-        info = runtime.info
+        info = await asyncio.to_thread(runtime.current_info)
         body = {"kb": kb, "version": info.version, "chunks": info.chunks}
         if runtime.ready and runtime.raglog.alive:
             return _json({"status": "ready", **body}, 200, "")
@@ -158,9 +143,9 @@ def create_rag_app(
         doc["error"].update(code="not_ready", details=body)
         return _json(doc, 503, "")
 
-    @api.get("/metrics", summary="Prometheus metrics")
+    @api.get("/metrics", summary="Prometheus metrics", **METRICS_DOC)
     async def metrics() -> Response:
-        return Response(runtime.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+        return PrometheusResponse(runtime.metrics.render())
 
     def model_card() -> dict[str, Any]:
         info = runtime.info
@@ -175,7 +160,11 @@ def create_rag_app(
     async def models() -> Response:
         return _json({"object": "list", "data": [model_card()]}, 200, "")
 
-    @api.get("/v1/models/{model}", summary="The knowledge base served, as an OpenAI model")
+    @api.get(
+        "/v1/models/{model}",
+        summary="The knowledge base served, as an OpenAI model",
+        responses=error_responses(404),
+    )
     async def model(model: str) -> Response:
         if model != kb:
             exc = NotFound(
@@ -186,7 +175,11 @@ def create_rag_app(
             return _json(wire.error_body(exc, ""), 404, "")
         return _json(model_card(), 200, "")
 
-    @api.post("/v1/retrieve", summary="The chunks a question would be answered from")
+    @api.post(
+        "/v1/retrieve",
+        summary="The chunks a question would be answered from",
+        responses=error_responses(422, 500, 503),
+    )
     async def retrieve(body: RetrieveRequest) -> Response:
         t0 = time.perf_counter()
         request_id = runtime.new_request_id()
@@ -204,6 +197,7 @@ def create_rag_app(
         "/v1/chat/completions",
         summary="OpenAI chat completions, answered from the knowledge base",
         description=wire.__doc__ or "",
+        responses=error_responses(404, 422, 500, 503),
     )
     async def chat(body: ChatRequest) -> Response:
         t0 = time.perf_counter()
@@ -291,8 +285,15 @@ def _unexpected(exc: Exception, request_id: str) -> ProdlineError:
     )
 
 
-def _json(doc: dict[str, Any], status: int, request_id: str) -> Response:
-    headers = {"x-request-id": request_id} if request_id else None
+def _json(
+    doc: dict[str, Any],
+    status: int,
+    request_id: str,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    extra = dict(headers or {})
+    if request_id:
+        extra["x-request-id"] = request_id
     return Response(
-        orjson.dumps(doc), status_code=status, media_type="application/json", headers=headers
+        orjson.dumps(doc), status_code=status, media_type="application/json", headers=extra
     )

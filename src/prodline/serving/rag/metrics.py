@@ -7,9 +7,9 @@ that answered ("" for errors and for ``/v1/retrieve``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from prometheus_client import Counter, Histogram
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prodline.serving.metrics import MetricsBase
 
 __all__ = ["RagMetrics"]
 
@@ -17,12 +17,13 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 SCORE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 
 
-class RagMetrics:
+class RagMetrics(MetricsBase):
     """The counters and histograms ``GET /metrics`` renders for one knowledge base."""
 
     def __init__(self, kb: str) -> None:
+        # "written" counts JSON lines and audit events alike
+        super().__init__("prodline_rag_log", "kb", kb, "RAG log records")
         self.kb = kb
-        self.registry = CollectorRegistry(auto_describe=True)
         reg = self.registry
         self.requests = Counter(
             "prodline_rag_requests",
@@ -75,27 +76,6 @@ class RagMetrics:
             ["kb", "provider"],
             registry=reg,
         )
-        self.log_written = Counter(
-            "prodline_rag_log_written",
-            "RAG log records written (JSON lines and audit events).",
-            ["kb"],
-            registry=reg,
-        ).labels(kb)
-        self.log_shed = Counter(
-            "prodline_rag_log_shed",
-            "RAG log records dropped under overload (each drop is also audited).",
-            ["kb"],
-            registry=reg,
-        ).labels(kb)
-        self._log_depth = Gauge(
-            "prodline_rag_log_queue_depth",
-            "RAG log records waiting to be written.",
-            ["kb"],
-            registry=reg,
-        ).labels(kb)
-
-    def watch_log_depth(self, depth: Callable[[], int]) -> None:
-        self._log_depth.set_function(lambda: float(depth()))
 
     def observe_request(
         self, endpoint: str, status: int, provider: str, seconds: float | None
@@ -123,6 +103,3 @@ class RagMetrics:
             self.flagged.inc()
         for name in failed:
             self.provider_failures.labels(self.kb, name).inc()
-
-    def render(self) -> bytes:
-        return generate_latest(self.registry)

@@ -24,15 +24,17 @@ from prodline.errors import InvalidInput, NotFound
 from prodline.ledger.lineage import node
 from prodline.llm import ChatMessage, Completion, Gateway, load_llm_config
 from prodline.monitor import Groundedness, GroundednessScorer, LlmJudge
-from prodline.rag.retrieve import FILTER_KEYS, MAX_K
+from prodline.rag.retrieve import FILTER_KEYS
 from prodline.rag.types import SENSITIVITY_ORDER, Hit
 from prodline.serving.rag.embedcache import CachedEmbed
 from prodline.serving.rag.metrics import RagMetrics
+from prodline.serving.rag.options import RagOptions
 from prodline.serving.rag.raglog import RagLog
 from prodline.serving.rag.schema import ChatRequest, RetrieveRequest
 from prodline.serving.runtime import ServerState
 
 if TYPE_CHECKING:
+    from prodline.rag.kb import KnowledgeBase
     from prodline.workspace import Workspace
 
 __all__ = ["Answer", "Question", "RagRuntime", "hit_dict"]
@@ -77,32 +79,19 @@ class RagRuntime(ServerState):
         self,
         ws: Workspace,
         kb: str,
+        options: RagOptions | None = None,
         *,
-        provider: str | None = None,
-        clearance: str = "phi",
-        threshold: float = 0.5,
-        k: int = 5,
         address: tuple[str, int] | None = None,
         gateway: Gateway | None = None,
     ) -> None:
         super().__init__(ws, f"kb:{kb}", address)
         self.kb = kb
         self.info = ws.kbs.get(kb)
-        if clearance not in SENSITIVITY_ORDER:
-            raise InvalidInput(
-                f"Clearance '{clearance}' is not one of none, pii, phi.", field="clearance"
-            )
-        if not 0.0 <= threshold <= 1.0:
-            raise InvalidInput(
-                f"threshold must be between 0 and 1, got {threshold}; 0.5 is the default.",
-                field="threshold",
-            )
-        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
-            raise InvalidInput(f"k must be between 1 and {MAX_K}, got {k}.", field="k")
-        self.provider = provider
-        self.clearance = clearance
-        self.threshold = threshold
-        self.k = k
+        self.options = options = options or RagOptions()
+        self.provider = provider = options.provider
+        self.clearance = options.clearance
+        self.threshold = threshold = options.threshold
+        self.k = options.k
         self.embedder = ws.kbs.embedder()
         self.embed = CachedEmbed(self.embedder)
         self.gateway = gateway or Gateway(load_llm_config(ws.home), embed=self.embed)
@@ -115,6 +104,11 @@ class RagRuntime(ServerState):
             ws, kb, on_written=self.metrics.log_written.inc, on_shed=self.metrics.log_shed.inc
         )
         self.metrics.watch_log_depth(self.raglog.depth)
+
+    def current_info(self) -> KnowledgeBase:
+        """The KB as the store has it now (a re-ingest while serving shows up here)."""
+        self.info = self.ws.kbs.get(self.kb)
+        return self.info
 
     def _groundedness(self, answer: str, hits: list[Hit]) -> Groundedness:
         """Offline score, or the configured LLM judge (``[llm] judge``).

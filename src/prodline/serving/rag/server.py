@@ -11,6 +11,7 @@ import os
 from typing import TYPE_CHECKING
 
 from prodline.serving.rag.app import create_rag_app
+from prodline.serving.rag.options import RagOptions
 from prodline.serving.server import bind, run_until_stopped
 
 if TYPE_CHECKING:
@@ -56,12 +57,11 @@ def serve_rag(
     *,
     host: str = "127.0.0.1",
     port: int = 8000,
-    provider: str | None = None,
-    clearance: str = "phi",
-    threshold: float = 0.5,
-    k: int = 5,
+    options: RagOptions | None = None,
 ) -> None:
     """Serve knowledge base ``kb`` on ``host:port`` until SIGINT/SIGTERM.
+
+    ``options``: provider, clearance, groundedness threshold and k (``RagOptions``).
 
     Raises
     ------
@@ -75,15 +75,7 @@ def serve_rag(
     sock = bind(host, port)
     try:
         port = int(sock.getsockname()[1])
-        app = create_rag_app(
-            ws,
-            kb,
-            provider=provider,
-            clearance=clearance,
-            threshold=threshold,
-            k=k,
-            address=(host, port),
-        )
+        app = create_rag_app(ws, kb, options=options, address=(host, port))
     except BaseException:
         sock.close()
         raise

@@ -45,15 +45,18 @@ def status_of(exc: ProdlineError) -> int:
     return HTTP_STATUS.get(exc.code, 500)
 
 
-def error_body(exc: ProdlineError, request_id: str) -> dict[str, Any]:
+def error_body(exc: ProdlineError, request_id: str, *, status: int | None = None) -> dict[str, Any]:
     """``{"error": {code, message, details}}`` plus OpenAI's ``type`` and ``param``.
 
-    ``param`` names the offending field (what the ``openai`` client exposes as
-    ``error.param``); ``request_id`` finds the call in the server's log.
+    ``type`` is ``invalid_request_error`` for a 4xx ``status`` (default: the error's own)
+    and ``server_error`` otherwise; ``param`` names the offending field (what the
+    ``openai`` client exposes as ``error.param``); ``request_id`` finds the call in the
+    server's log.
     """
     doc = exc.to_dict()
     field = exc.details.get("field")
-    doc["error"]["type"] = "invalid_request_error" if status_of(exc) < 500 else "server_error"
+    status = status_of(exc) if status is None else status
+    doc["error"]["type"] = "invalid_request_error" if status < 500 else "server_error"
     doc["error"]["param"] = field if isinstance(field, str) else None
     doc["request_id"] = request_id
     return doc

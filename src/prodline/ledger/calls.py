@@ -129,11 +129,13 @@ class CallReader:
             rows = [tuple(r) for r in conn.execute(query)]
         if last is not None:
             rows.reverse()
-        frame = pd.DataFrame.from_records(
-            [r[:-1] for r in rows], columns=list(CALL_COLUMNS)
-        ).astype({"input_tokens": "int64", "output_tokens": "int64", "cost_usd": "float64"})
+        frame = pd.DataFrame([r[:-1] for r in rows], columns=list(CALL_COLUMNS)).astype(
+            {"input_tokens": "int64", "output_tokens": "int64", "cost_usd": "float64"}
+        )
         frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
-        details = pd.DataFrame.from_records([dict(r[-1] or {}) for r in rows], index=frame.index)
+        if not rows:
+            return frame
+        details = pd.DataFrame([dict(r[-1] or {}) for r in rows], index=frame.index)
         extra = [name for name in details.columns if name not in frame.columns]
         return pd.concat([frame, details[extra]], axis=1) if extra else frame
 

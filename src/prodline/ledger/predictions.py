@@ -226,13 +226,11 @@ class PredictionReader:
             if request_id is not None:  # an indexed lookup: the table answers it directly
                 frames = [_frame(_select(conn, where, None))]
                 sealed: list[sa.Row[Any]] = []
-            else:
+            else:  # open segments from the table (by segment id), sealed ones as Parquet
                 open_ids = _open_segment_ids(conn, model)
-                tail = sa.or_(
-                    prediction_log.c.segment_id.is_(None),
-                    prediction_log.c.segment_id.in_(open_ids),
-                )
-                frames = [_frame(_select(conn, [*where, tail], last))]
+                tail = _where(None, version, since, until, None)
+                tail.append(prediction_log.c.segment_id.in_(open_ids))
+                frames = [_frame(_select(conn, tail, last) if open_ids else [])]
                 sealed = _sealed_segments(conn, model, since, until)
         count = len(frames[0])
         stamps = [_micros(frames[0]["ts"])]

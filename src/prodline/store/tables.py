@@ -192,7 +192,7 @@ prediction_log = sa.Table(
     sa.Column("inputs", sa.Text, nullable=False),
     sa.Column("outputs", sa.Text, nullable=False),
     sa.Column("latency_ms", sa.Float, nullable=False),
-    # The columnar segment these rows are also in; NULL for rows logged before segments.
+    # The segment these rows belong to (its Parquet copy, once sealed); always set.
     sa.Column("segment_id", sa.Integer, nullable=True, index=True),
     sa.Index("ix_prediction_log_model_ts", "model", "ts"),
 )

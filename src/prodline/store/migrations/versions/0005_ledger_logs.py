@@ -10,6 +10,7 @@ Revises: 0004
 """
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -26,20 +27,23 @@ _ID = sa.BigInteger().with_variant(sa.Integer, "sqlite")
 
 
 def upgrade() -> None:
-    sqlite = op.get_bind().dialect.name == "sqlite"
-    if sqlite:  # '2026-01-02T03:04:05.123456+00:00' -> '2026-01-02 03:04:05.123456' (UTC)
+    if op.get_bind().dialect.name == "sqlite":
+        # SQLite keeps its text column (a copy into DATETIME would cast '2026-...' to 2026);
+        # only the text changes to the form SQLAlchemy reads back: UTC, space-separated.
         op.execute(
             "UPDATE prediction_log SET ts = replace(substr(ts, 1, 26), 'T', ' ') "
             "WHERE ts LIKE '%T%'"
         )
-    with op.batch_alter_table("prediction_log") as batch_op:
-        batch_op.alter_column(
+    else:
+        op.alter_column(
+            "prediction_log",
             "ts",
             existing_type=sa.String(40),
             type_=_TS,
             existing_nullable=False,
             postgresql_using="ts::timestamptz",
         )
+    with op.batch_alter_table("prediction_log") as batch_op:
         batch_op.add_column(sa.Column("segment_id", sa.Integer(), nullable=True))
         batch_op.create_index("ix_prediction_log_segment_id", ["segment_id"])
         batch_op.create_index("ix_prediction_log_model_ts", ["model", "ts"])
@@ -55,6 +59,18 @@ def upgrade() -> None:
         sa.Column("created_at", _TS, nullable=False),
     )
     op.create_index("ix_prediction_segments_model_ts", "prediction_segments", ["model", "ts_max"])
+    # Rows logged before segments join one open segment per model: read from the table,
+    # found by segment id like the newest rows (no NULL case for the reader to scan for).
+    op.execute(
+        sa.text(
+            "INSERT INTO prediction_segments (model, requests, rows, created_at) "
+            "SELECT model, 0, 0, :now FROM prediction_log GROUP BY model"
+        ).bindparams(sa.bindparam("now", datetime.now(UTC), type_=_TS))
+    )
+    op.execute(
+        "UPDATE prediction_log SET segment_id = (SELECT s.id FROM prediction_segments s "
+        "WHERE s.model = prediction_log.model)"
+    )
     op.create_table(
         "llm_calls",
         sa.Column("id", _ID, primary_key=True),
@@ -89,16 +105,18 @@ def downgrade() -> None:
         batch_op.drop_index("ix_prediction_log_model_ts")
         batch_op.drop_index("ix_prediction_log_segment_id")
         batch_op.drop_column("segment_id")
-        batch_op.alter_column(
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute(
+            "UPDATE prediction_log SET ts = replace(ts, ' ', 'T') || '+00:00' "
+            "WHERE ts NOT LIKE '%+00:00'"
+        )
+    else:
+        op.alter_column(
+            "prediction_log",
             "ts",
             existing_type=_TS,
             type_=sa.String(40),
             existing_nullable=False,
             postgresql_using="to_char(ts AT TIME ZONE 'UTC', "
             '\'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"\')',
-        )
-    if op.get_bind().dialect.name == "sqlite":
-        op.execute(
-            "UPDATE prediction_log SET ts = replace(ts, ' ', 'T') || '+00:00' "
-            "WHERE ts NOT LIKE '%+00:00'"
         )

@@ -7,7 +7,8 @@ as an example of it. Run it on its own::
     PRODLINE_HOME=/tmp/credit python examples/credit_risk.py
 
 or as the first half of ``prodline demo``. ``python examples/credit_risk.py --files DIR``
-only writes the tour's files (``german_credit.csv``, ``lr.skops``, ``gb.skops``) to DIR.
+only writes the README tour's files (``german_credit.csv``, ``lr.skops``, ``gb.skops``,
+``handbook/``) to DIR.
 """
 
 from __future__ import annotations
@@ -104,12 +105,18 @@ def build_models(
 
 
 def write_files(folder: Path) -> dict[str, dict[str, float]]:
-    """Write the tour's inputs to ``folder``: the CSV and both models saved with skops.
+    """Write the README tour's inputs to ``folder``.
 
-    Returns each model file's test metrics, for ``--metric`` when registering it.
+    ``german_credit.csv``, both models saved with skops (``lr.skops``, ``gb.skops``)
+    and ``handbook/``, the support-desk pages. Returns each model file's test
+    metrics, for ``--metric`` when registering it.
     """
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(data_path(), folder / DATA_FILE)
+    handbook = folder / "handbook"
+    handbook.mkdir(exist_ok=True)
+    for page in sorted(Path(str(resources.files("prodline.demo") / "docs")).glob("*.md")):
+        shutil.copyfile(page, handbook / page.name)
     metrics = {}
     for filename, (_, pipe, scores) in zip(
         MODEL_FILES, build_models(pd.read_csv(data_path())), strict=True

@@ -145,8 +145,8 @@ def demo(
         None,
         "--files",
         file_okay=False,
-        help="Only write german_credit.csv, lr.skops and gb.skops to this folder (the tour's "
-        "inputs) and exit.",
+        help="Only write the README tour's inputs to this folder (german_credit.csv, "
+        "lr.skops, gb.skops, handbook/) and exit.",
     ),
 ) -> None:
     """Run the credit-risk and support-desk stories (examples/) in the current workspace.
@@ -165,7 +165,9 @@ def demo(
                 f"accuracy={scores['accuracy']:.3f})",
                 highlight=False,
             )
-        console.print(f"wrote {files / 'german_credit.csv'}", highlight=False)
+        console.print(
+            f"wrote {files / 'german_credit.csv'} and {files / 'handbook'}/", highlight=False
+        )
         return
     run_demo(serve=serve_after and servers, port=port, rag=rag, servers=servers)
 

@@ -32,6 +32,7 @@ test: lint typecheck pytest
 # serving.py needs wrk (apt-get install -y wrk); it builds MLflow's venv on first use.
 bench: $(STAMP)
 	$(BIN)/python bench/audit.py
+	$(BIN)/python bench/predictions.py
 	$(BIN)/python bench/serving.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/rag.py

@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from prodline.core.text import STOP_WORDS, split_sentences
+from prodline.core.text import stem as _stem
 from prodline.errors import InvalidInput
 
 __all__ = ["Groundedness", "GroundednessScorer", "LlmJudge", "SentenceSupport", "SupportWeights"]
@@ -100,18 +102,6 @@ LEXICAL_WEIGHTS = SupportWeights(
     intercept=-1.274, embedding=0.0, lexical=2.928, missing=-5.246, negation=-2.312, min_weight=1.0
 )
 
-_STOPWORDS = frozenset(
-    """a about above after again against all also am an and any are as at be because been
-    before being below between both but by can could did do does doing done down during each
-    either else ever every few for from further get gets got had has have having he her here
-    hers herself him himself his how however i if in into is it its itself just let lets like
-    may me might more most much must my myself now of off on once only or other our ours
-    ourselves out over own per please same shall she should so some such than that the their
-    theirs them themselves then there these they this those through thus to too under until
-    up upon us very via was we were what when where whether which while who whom whose why
-    will with within would yes yet you your yours yourself yourselves sure thanks thank okay
-    ok well great good question answer hello hi glad help""".split()  # noqa: SIM905
-)
 _NEGATIONS = frozenset(
     "not no never cannot nor neither none nothing nobody without non unable".split()  # noqa: SIM905
 )
@@ -138,47 +128,12 @@ _NUMBER_WORDS = {
     "ninety": "90",
     "hundred": "100",
 }
-_ABBREVIATIONS = re.compile(r"\b(?:e\.g|i\.e|etc|vs|approx|Mr|Mrs|Ms|Dr|St|No|Inc|Ltd)\.")
-_CITATION = re.compile(r"\s*\[(?:\^|[A-Za-z]+\s*)?\d+(?:\s*[,;–-]\s*\d+)*\]")
-_BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
 _TOKEN = re.compile(r"\d+(?:[.,:/]\d+)*|[A-Za-z]+(?:['’][A-Za-z]+)*|[%,;:.!?()]")
 _PUNCTUATION = frozenset(",;:.!?()")
 _RESTRICTIVE = frozenset(("only", "except", "unless"))
 _CLAUSE_BREAKS = frozenset(
     "but because although though while whereas unless except since so which who that".split()  # noqa: SIM905
 )
-_SUFFIXES = ("ations", "ation", "ments", "ment", "ings", "ing", "ies", "ied", "ed", "es", "ly", "s")
-
-
-# A single line break inside a paragraph is hard wrapping (as in most Markdown sources), not
-# a sentence end, unless the next line starts a bullet, heading, table row or field.
-_WRAP = re.compile(r"(?<=\S)[ \t]*\n(?![ \t]*(?:\n|[-*\u2022#=|:]|\d+[.)]\s))[ \t]*")
-
-
-def split_sentences(text: str) -> list[str]:
-    """Split text into sentences: bullets and lines first, then sentence punctuation."""
-    text = _WRAP.sub(" ", _CITATION.sub("", text))
-    out: list[str] = []
-    for line in text.splitlines():
-        line = _BULLET.sub("", line).strip()
-        if not line:
-            continue
-        protected = _ABBREVIATIONS.sub(lambda m: m.group(0).replace(".", "\0"), line)
-        out.extend(
-            s.replace("\0", ".").strip() for s in _SENTENCE_END.split(protected) if s.strip()
-        )
-    return out
-
-
-def _stem(word: str) -> str:
-    for suffix in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
-            word = word[: -len(suffix)] + ("y" if suffix in ("ies", "ied") else "")
-            if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "aeiouls":
-                word = word[:-1]  # shipp(ed) -> ship
-            break
-    return word[:6]
 
 
 @dataclass(frozen=True)
@@ -211,7 +166,7 @@ def _terms(sentence: str) -> _Terms:
         if raw[0].isdigit() or word in _NUMBER_WORDS:
             stem = _NUMBER_WORDS.get(word, raw.replace(",", ""))
             critical.add(stem)
-        elif len(word) < 2 or (word in _STOPWORDS and not (position and raw.istitle())):
+        elif len(word) < 2 or (word in STOP_WORDS and not (position and raw.istitle())):
             continue  # a stopword, unless it is a name mid-sentence ("12 May")
         else:
             stem = _stem(word.split("'")[0])

@@ -29,6 +29,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from prodline.core.text import sentence_spans
 from prodline.errors import InvalidInput
 from prodline.rag.types import ChunkDraft, Document
 
@@ -38,9 +39,6 @@ _log = logging.getLogger(__name__)
 
 _MIN_MAX_TOKENS = 16
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-# A sentence ends at . ! ? … (plus closing quotes/brackets) before whitespace, at CJK
-# full stops, or at a line break (list items, code lines, PDF lines).
-_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)|[。！？]+|\n")
 _WORD = re.compile(r"\S+")
 
 Counter = Callable[[str], int]
@@ -281,7 +279,7 @@ class _Packer:
     def _units(self, para: int, text: str) -> list[_Unit]:
         """Sentences of a paragraph, each split further until it fits ``max``."""
         units: list[_Unit] = []
-        for start, end in _sentences(text):
+        for start, end in sentence_spans(text):
             tokens = self.count(text[start:end])
             if tokens <= self.max:
                 units.append(_Unit(para, start, end, tokens))
@@ -327,23 +325,3 @@ class _Packer:
 def _glued(before: _Unit, after: _Unit) -> bool:
     """A piece cut from a word, touching its neighbour: joined they count differently."""
     return (before.cut or after.cut) and before.para == after.para and before.end == after.start
-
-
-def _sentences(text: str) -> list[tuple[int, int]]:
-    """Spans of sentences (and lines) in ``text``, trimmed of surrounding whitespace."""
-    spans: list[tuple[int, int]] = []
-    start = 0
-    for match in _SENTENCE_END.finditer(text):
-        _trimmed(text, start, match.end(), spans)
-        start = match.end()
-    _trimmed(text, start, len(text), spans)
-    return spans
-
-
-def _trimmed(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> None:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    if start < end:
-        spans.append((start, end))

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from prodline.core.text import QUESTION_STOP_WORDS, split_sentences, terms, words
 from prodline.llm.tokens import count_message_tokens, count_tokens
 from prodline.llm.types import Completion, LlmRequest, PassageLike, ProviderConfig
 
@@ -43,18 +44,6 @@ __all__ = [
 NOT_FOUND = "I could not find this in the knowledge base."
 Embed = Callable[[list[str]], np.ndarray]
 
-_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])|\s*\n\s*")
-_BULLET = re.compile(r"^(?:#+\s*|[-*\u2022]\s+|\d+[.)]\s+)")
-_WORD = re.compile(r"[a-z0-9]+")
-_STOP_WORDS = """a about above after again all also am an and any are as at be been before being
-    below between both but by can could did do does doing done during each few for from
-    further get gets got had has have having he her here hers him his how i if in into is
-    it its itself just me more most my no nor not now of off on once only or other our
-    ours out over own please same she should so some such tell than that the their them
-    then there these they this those through to too under until up us very was we were
-    what when where which while who whom why will with would you your yours take takes took
-    taken make makes made need needs want wants know"""
-_STOP = frozenset(_STOP_WORDS.split())
 _K1, _B = 1.2, 0.75
 _UNITS = r"(?:second|minute|hour|day|week|month|year)s?"
 _DAYS = r"(?:mon|tues|wednes|thurs|fri|satur|sun)day|daily|weekly|monthly|yearly|annually"
@@ -70,25 +59,8 @@ _CUES = (
 )
 
 
-def _stem(word: str) -> str:
-    """A light suffix stripper so that refund/refunds/refunded meet."""
-    if len(word) > 4 and word.endswith("ies"):
-        word = word[:-3] + "y"
-    elif len(word) > 4 and word.endswith("sses"):
-        word = word[:-2]
-    elif len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        word = word[:-1]
-    if len(word) > 5 and word.endswith("ing"):
-        word = word[:-3]
-    elif len(word) > 4 and word.endswith("ed"):
-        word = word[:-2]
-    if len(word) > 3 and word.endswith("e"):
-        word = word[:-1]
-    return word
-
-
 def _terms(text: str) -> list[str]:
-    return [_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOP]
+    return terms(text, QUESTION_STOP_WORDS)
 
 
 @dataclass(frozen=True)
@@ -99,18 +71,12 @@ class _Sentence:
     terms: tuple[str, ...]
 
 
-# A single line break inside a paragraph is hard wrapping, not a sentence end, unless the
-# next line starts a bullet, heading, table row or field.
-_WRAP = re.compile(r"(?<=\S)[ \t]*\n(?![ \t]*(?:\n|[-*\u2022#=|:]|\d+[.)]\s))[ \t]*")
-
-
 def _sentences(hits: Sequence[PassageLike]) -> list[_Sentence]:
     out: list[_Sentence] = []
     for h, hit in enumerate(hits):
         position = 0
-        for piece in _SPLIT.split(_WRAP.sub(" ", hit.text or "")):
-            text = _BULLET.sub("", piece.strip()).strip()
-            if len(_WORD.findall(text.lower())) < 3:  # headings, fragments
+        for text in split_sentences(hit.text or "", headings=True):
+            if len(words(text)) < 3:  # headings, fragments
                 continue
             out.append(_Sentence(h, position, text, tuple(_terms(text))))
             position += 1

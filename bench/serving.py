@@ -5,6 +5,8 @@ One worker per server, the same seeded 2-feature LogisticRegression, the same lo
 
 - ``inprocess``: ``model.predict`` on a 1-row ndarray and on a 1-row DataFrame (the limit);
 - ``prodline``: ``prodline serve bench@production``, set up through the real CLI;
+- ``durable``: the same with ``--durable-log`` (an answer waits for its log record's commit;
+  requests in flight share one commit), next to the default's in-memory log queue;
 - ``minimal``: ``bench/serving_minimal_app.py`` under uvicorn (parse JSON, predict, reply);
 - ``mlflow``: ``mlflow models serve`` from its own venv in ``bench/.out/mlflow-venv``.
 
@@ -56,8 +58,14 @@ RUN = OUT / "serving"
 MLFLOW_VENV = OUT / "mlflow-venv"
 # 3.18.0 is on PyPI but its mlflow-skinny==3.18.0 is not yet, so pip cannot resolve it.
 MLFLOW_VERSION = "3.17.2"
-PARTS = ("inprocess", "prodline", "minimal", "mlflow")
-ALIASES = {"minimal-fastapi": "minimal", "fastapi": "minimal", "in-process": "inprocess"}
+PARTS = ("inprocess", "prodline", "durable", "minimal", "mlflow")
+ALIASES = {
+    "minimal-fastapi": "minimal",
+    "fastapi": "minimal",
+    "in-process": "inprocess",
+    "prodline-durable": "durable",
+}
+DURABLE = "prodline --durable-log"
 FEATURES = ["x1", "x2"]
 SEED = 0
 N_BODIES = 64  # distinct request bodies, cycled by wrk, so no answer can be cached
@@ -381,17 +389,20 @@ def run_cli(argv: list[str], env: dict[str, str], log: TextIO) -> None:
         )
 
 
-def prodline_server(cli: Path) -> Server:
+def prodline_server(cli: Path, *, durable: bool = False) -> Server:
+    """``prodline serve`` in a fresh home; ``durable``: with ``--durable-log`` (each answer
+    waits for its log record's commit, shared by the requests in flight)."""
     if not cli.exists():
         raise BenchError(
             f"prodline CLI not found at {cli}: install the package into the venv "
             f"(`.venv/bin/pip install -e .`) or pass --prodline PATH; "
             f"or leave prodline out with --only inprocess,minimal,mlflow"
         )
-    home = RUN / "prodline-home"
+    home = RUN / ("prodline-durable-home" if durable else "prodline-home")
     home.mkdir()
     env = {**os.environ, "PRODLINE_HOME": str(home)}
-    with (RUN / "logs" / "prodline-setup.log").open("w") as log:
+    setup_log = RUN / "logs" / f"{'prodline-durable' if durable else 'prodline'}-setup.log"
+    with setup_log.open("w") as log:
         for argv in (
             ["init"],
             ["data", "add", "train.csv", "--name", "bench-data", "--owner", "bench",
@@ -401,9 +412,13 @@ def prodline_server(cli: Path) -> Server:
             ["promote", "bench@1", "--to", "production"],
         ):  # fmt: skip
             run_cli([str(cli), *argv], env, log)
+    flags = ["--durable-log"] if durable else []
     return Server(
-        "prodline",
-        lambda port: [str(cli), "serve", "bench@production", "--host", HOST, "--port", str(port)],
+        DURABLE if durable else "prodline",
+        lambda port: [
+            *(str(cli), "serve", "bench@production", "--host", HOST, "--port", str(port)),
+            *flags,
+        ],
         env,
         ready_path="/readyz",
         predict_path="/v1/models/bench/predict",
@@ -569,6 +584,9 @@ def report(results: dict[str, Result], header: str) -> None:
         f"ratio: prodline/mlflow throughput = {ratio(results, 'prodline', 'mlflow', rps)} "
         f"(target >= 4x); prodline/minimal-fastapi = {ratio(results, 'prodline', mini, rps)} "
         f"(target >= 1x); prodline p50 = {p50} (target <= 1.5 ms)",
+        f"ratio: {DURABLE}/prodline throughput = {ratio(results, DURABLE, 'prodline', rps)}, "
+        f"p50 = {ratio(results, DURABLE, 'prodline', lat)} (durable: no acknowledged "
+        "prediction lost to kill -9)",
     ]
     for line in lines:
         console.print(line, highlight=False, soft_wrap=True)
@@ -643,10 +661,16 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Result] = {}
     builders: dict[str, Callable[[], Server]] = {
         "prodline": lambda: prodline_server(args.prodline),
+        "durable": lambda: prodline_server(args.prodline, durable=True),
         "minimal": minimal_server,
         "mlflow": lambda: mlflow_server(args.mlflow_version),
     }
-    names = {"prodline": "prodline", "minimal": "minimal-fastapi", "mlflow": "mlflow"}
+    names = {
+        "prodline": "prodline",
+        "durable": DURABLE,
+        "minimal": "minimal-fastapi",
+        "mlflow": "mlflow",
+    }
     try:
         for part in parts:
             console.print(f"[bold]{part}...[/]", highlight=False)

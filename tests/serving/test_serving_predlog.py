@@ -155,7 +155,7 @@ def test_durable_submit_fails_the_request_when_the_store_refuses(
     log = PredictionLog(sqlite_ws, SUBJECT, ServeOptions(durable_log=True))
     log.start()
 
-    def refuse(batch: object) -> None:
+    def refuse(batch: object, **_: object) -> None:
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(log._writer, "write", refuse)

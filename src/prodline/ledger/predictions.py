@@ -121,10 +121,14 @@ class PredictionWriter:
         self._sql: str | None = None
         self._stamp = _driver_ts(db.is_sqlite)
 
-    def write(self, batch: Sequence[Prediction]) -> None:
+    def write(self, batch: Sequence[Prediction], *, seal: bool = True) -> None:
         """Insert ``batch`` in one transaction (raises on failure, changing nothing), then
         seal the segments that are full (never raises: a segment that cannot be sealed
-        stays open and its rows stay readable from the table)."""
+        stays open and its rows stay readable from the table).
+
+        ``seal=False`` leaves sealing to a later ``seal_full()``: a caller with requests
+        waiting for the commit answers them first.
+        """
         if not batch:
             return
         rows = [_encode(p) for p in batch]
@@ -145,6 +149,11 @@ class PredictionWriter:
             segment = self._open[row[1]]
             segment.rows.append(row)
             segment.predicted += max(len(p.inputs), 1)
+        if seal:
+            self.seal_full()
+
+    def seal_full(self) -> None:
+        """Seal the open segments that hold ``segment_rows`` rows or more."""
         for model, segment in list(self._open.items()):
             if segment.predicted >= self.segment_rows:
                 self._seal(model, segment)

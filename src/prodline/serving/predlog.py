@@ -131,7 +131,7 @@ class PredictionLog(BoundedLogWriter[LogRecord]):
             return
         error: Exception | None = None
         try:  # the requests are waiting: fail them now rather than retry behind their backs
-            self._writer.write(predictions)
+            self._writer.write(predictions, seal=False)
         except Exception as exc:
             log.warning("prediction log: cannot commit %d records (%s)", len(batch), exc)
             error = exc
@@ -140,6 +140,7 @@ class PredictionLog(BoundedLogWriter[LogRecord]):
         self._settled += len(batch)
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._settle, self._settled, error)
+        self._writer.seal_full()  # after answering: the Parquet copy is nobody's wait
 
     def _settle(self, upto: int, error: Exception | None) -> None:
         """Answer the waiters of records ``<= upto`` (runs in the event loop)."""

@@ -108,7 +108,6 @@ def parse_node(node_id: str) -> tuple[str, str, str]:
     name, at, ref = rest.rpartition("@")
     if not (kind and sep and name and at and ref):
         raise InvalidInput(
-            f"'{node_id}' is not a lineage node id; write kind:name@ref, "
-            "e.g. model:credit-risk@2."
+            f"'{node_id}' is not a lineage node id; write kind:name@ref, e.g. model:credit-risk@2."
         )
     return kind, name, ref

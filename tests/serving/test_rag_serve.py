@@ -10,10 +10,11 @@ import time
 from pathlib import Path
 
 import httpx
-import orjson
 import pytest
 from openai import OpenAI
 from rag_support import KB, REFUND_Q, copy_home, free_port, open_ws, template
+
+from prodline.ledger.calls import CallReader
 
 PRODLINE = [sys.executable, "-m", "prodline.cli.main"]
 
@@ -58,8 +59,8 @@ def test_serve_rag_answers_the_openai_client_and_stops_cleanly(
     assert server.returncode == 0, err[-2000:]
     assert f"POST http://127.0.0.1:{port}/v1/chat/completions" in out
     assert "from openai import OpenAI" in out
-    lines = (home / "logs" / f"rag-{KB}.jsonl").read_bytes().splitlines()
-    assert [orjson.loads(line)["stream"] for line in lines] == [False, True]
     with open_ws(home) as ws:
+        calls = CallReader(ws.db).read(KB)
+        assert list(calls["stream"]) == [False, True]  # the call log is in the store
         actions = [e.action for e in ws.audit.events(limit=10)]
     assert actions[:4] == ["server.stopped", "rag.answered", "rag.answered", "server.started"]

@@ -19,16 +19,35 @@ __all__ = ["TrainingDataset", "check_features", "check_target", "feature_columns
 
 
 class TrainingDataset(Protocol):
-    """What the registry needs to know of a dataset version a model learned from."""
+    """What the registry needs to know of a dataset version a model learned from.
+
+    ``prodline.data.DatasetVersion`` satisfies it; the registry never imports it.
+    """
 
     @property
-    def name(self) -> str: ...
+    def name(self) -> str:
+        """The dataset's name."""
+        ...
+
     @property
-    def version(self) -> int: ...
+    def version(self) -> int:
+        """The version number."""
+        ...
+
     @property
-    def schema(self) -> list[dict[str, Any]]: ...
+    def schema(self) -> list[dict[str, Any]]:
+        """Columns as ``{"name", "type"}`` records."""
+        ...
+
     @property
-    def ref(self) -> str: ...
+    def ref(self) -> str:
+        """``name@version``."""
+        ...
+
+    @property
+    def profile(self) -> dict[str, Any]:
+        """Per-column profile (missing counts make columns nullable)."""
+        ...
 
 
 def _columns(trained: Sequence[TrainingDataset]) -> builtins.list[str]:
@@ -40,6 +59,7 @@ def _columns(trained: Sequence[TrainingDataset]) -> builtins.list[str]:
 
 
 def check_target(trained: Sequence[TrainingDataset], target: str | None) -> None:
+    """Refuse a target that is not a column of the training data, suggesting the nearest."""
     if not trained or target is None:
         return
     columns = _columns(trained)
@@ -82,5 +102,6 @@ def feature_columns(trained: Sequence[TrainingDataset], target: str | None) -> A
     """The first training dataset's columns but the target; nullable where it has gaps."""
     if not trained:
         return None
-    profile = getattr(trained[0], "profile", None)
-    return columns_from_schema(trained[0].schema, exclude=[target or ""], profile=profile)
+    return columns_from_schema(
+        trained[0].schema, exclude=[target or ""], profile=trained[0].profile
+    )

@@ -91,7 +91,7 @@ def test_docs_load_every_asset_from_the_server_itself(server: TestClient, page: 
     for url in urls:
         resp = server.get(url)
         assert resp.status_code == 200 and len(resp.content) > 100, url
-    assert any(u.endswith("swagger-ui-bundle.js") or u.endswith("redoc.standalone.js") for u in urls)
+    assert any(u.endswith(("swagger-ui-bundle.js", "redoc.standalone.js")) for u in urls)
 
 
 def test_an_unknown_docs_asset_is_a_404(server: TestClient) -> None:

@@ -158,3 +158,11 @@ def test_a_dead_provider_with_userinfo_is_named_without_it(
 )
 def test_scrub_removes_credentials_in_any_form(text: str, expected: str) -> None:
     assert scrub(text, ["sk-abcdef\n"]) == expected
+
+
+def test_repr_hides_url_credentials() -> None:
+    config = ProviderConfig(
+        name="vllm", kind="openai", base_url="https://bob:s3cret@llm.example/v1", model="m"
+    )
+    assert "s3cret" not in repr(config) and "bob" not in repr(config)
+    assert "llm.example/v1" in repr(config)

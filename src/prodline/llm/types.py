@@ -12,6 +12,7 @@ themselves. The gateway never imports the retrieval part.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -93,6 +94,9 @@ class Passage:
         )
 
 
+_USERINFO = re.compile(r"//[^/?#@]*@")  # user:password@ in a URL, never shown
+
+
 @dataclass(frozen=True)
 class ProviderConfig:
     """How to reach one provider and what it costs.
@@ -133,9 +137,10 @@ class ProviderConfig:
 
     def __repr__(self) -> str:
         key = f"${self.api_key_env} (hidden)" if self.api_key_env else None
+        url = _USERINFO.sub("//***@", self.base_url)
         return (
             f"ProviderConfig(name={self.name!r}, kind={self.kind!r}, model={self.model!r}, "
-            f"base_url={self.base_url!r}, api_key={key!r}, self_hosted={self.self_hosted}, "
+            f"base_url={url!r}, api_key={key!r}, self_hosted={self.self_hosted}, "
             f"timeout_s={self.timeout_s}, retries={self.retries}, "
             f"price_in_per_1k={self.price_in_per_1k}, price_out_per_1k={self.price_out_per_1k})"
         )

@@ -1,6 +1,7 @@
 """Knowledge bases end to end: incremental ingest, crash recovery, hybrid search, filters.
 
-The same tests run over both vector backends (embedded FAISS and Milvus Lite).
+The same tests run over both vector backends (embedded FAISS and Milvus Lite) and both
+metadata backends (SQLite and PostgreSQL).
 """
 
 from __future__ import annotations
@@ -46,12 +47,13 @@ def _write_docs(root: Path) -> Path:
 def kb_ws(
     request: pytest.FixtureRequest,
     make_ws: Callable[..., Workspace],
+    db_url: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Workspace:
     if request.param == "milvus":
         monkeypatch.setenv("PRODLINE_VECTOR_URL", f"milvus://{tmp_path / 'milvus.db'}")
-    ws = make_ws()
+    ws = make_ws(db_url=db_url)
     ws.kbs.create("support", owner="support-team")
     return ws
 
@@ -77,7 +79,7 @@ def test_ingest_is_incremental_and_idempotent(kb_ws: Workspace, tmp_path: Path) 
     assert [Path(s).name for s in pruned.removed] == ["warranty.txt"] and pruned.version == 3
     kb = kb_ws.kbs.get("support")
     assert kb.sources == 3 and kb.version == 3
-    assert kb_ws.kbs.vector_index("support").ids() == _chunk_ids(kb_ws)
+    assert kb_ws.kbs._indexes.vector_index("support").ids() == _chunk_ids(kb_ws)
     hits = kb_ws.kbs.search("support", "where do you ship", k=2)
     assert "EU" in hits[0].text
     events = [e for e in kb_ws.audit.events() if e.action == "kb.ingested"]
@@ -116,43 +118,43 @@ def test_hybrid_search_filters_and_sensitivity(kb_ws: Workspace, tmp_path: Path)
     ],
 )
 def test_bad_search_input_names_the_field(
-    sqlite_ws: Workspace, kwargs: dict[str, object], field: str
+    ws: Workspace, kwargs: dict[str, object], field: str
 ) -> None:
-    sqlite_ws.kbs.create("support", owner="x")
+    ws.kbs.create("support", owner="x")
     with pytest.raises(InvalidInput) as err:
-        sqlite_ws.kbs.search("support", **kwargs)  # type: ignore[arg-type]
+        ws.kbs.search("support", **kwargs)  # type: ignore[arg-type]
     assert err.value.details["field"] == field
 
 
-def test_kb_errors(sqlite_ws: Workspace) -> None:
+def test_kb_errors(ws: Workspace) -> None:
     with pytest.raises(NotFound, match="none exist yet"):
-        sqlite_ws.kbs.get("nope")
-    sqlite_ws.kbs.create("support", owner="x")
+        ws.kbs.get("nope")
+    ws.kbs.create("support", owner="x")
     with pytest.raises(Conflict, match="already exists"):
-        sqlite_ws.kbs.create("support", owner="x")
+        ws.kbs.create("support", owner="x")
     with pytest.raises(NotFound, match="knowledge bases are: support"):
-        sqlite_ws.kbs.search("other", "q")
+        ws.kbs.search("other", "q")
     with pytest.raises(InvalidInput, match="not found"):
-        sqlite_ws.kbs.ingest("support", ["/no/such/folder"])
+        ws.kbs.ingest("support", ["/no/such/folder"])
     with pytest.raises(InvalidInput, match="has no source"):
-        sqlite_ws.kbs.remove("support", "/no/such/file.md")
+        ws.kbs.remove("support", "/no/such/file.md")
 
 
-def test_remove_source(sqlite_ws: Workspace, tmp_path: Path) -> None:
+def test_remove_source(ws: Workspace, tmp_path: Path) -> None:
     docs = _write_docs(tmp_path / "docs")
-    sqlite_ws.kbs.create("support", owner="x")
-    sqlite_ws.kbs.ingest("support", [docs])
-    removed = sqlite_ws.kbs.remove("support", str(docs / "refunds.md"))
+    ws.kbs.create("support", owner="x")
+    ws.kbs.ingest("support", [docs])
+    removed = ws.kbs.remove("support", str(docs / "refunds.md"))
     assert removed >= 1
-    assert all("refunds" not in h.source for h in sqlite_ws.kbs.search("support", "refund", k=5))
-    assert sqlite_ws.kbs.get("support").version == 2
-    assert sqlite_ws.kbs.vector_index("support").ids() == _chunk_ids(sqlite_ws)
+    assert all("refunds" not in h.source for h in ws.kbs.search("support", "refund", k=5))
+    assert ws.kbs.get("support").version == 2
+    assert ws.kbs._indexes.vector_index("support").ids() == _chunk_ids(ws)
 
 
 INGEST_SCRIPT = """
 import sys
 from prodline.workspace import Workspace
-ws = Workspace.open(sys.argv[1])
+ws = Workspace.open(sys.argv[1], db_url=sys.argv[3])
 def progress(event, files, chunks, rate):
     print(f"progress {files} {chunks}", flush=True)
 ws.kbs.ingest("support", [sys.argv[2]], progress=progress)
@@ -161,7 +163,7 @@ print("done", flush=True)
 
 
 def test_kill_9_mid_ingest_then_rerun_leaves_index_and_metadata_agreeing(
-    make_ws: Callable[..., Workspace], tmp_path: Path
+    make_ws: Callable[..., Workspace], db_url: str, tmp_path: Path
 ) -> None:
     docs = tmp_path / "many"
     docs.mkdir()
@@ -171,7 +173,7 @@ def test_kill_9_mid_ingest_then_rerun_leaves_index_and_metadata_agreeing(
             for j in range(30)
         )
         (docs / f"note-{i:03}.md").write_text(f"# Note {i}\n\n{body}\n")
-    ws = make_ws()
+    ws = make_ws(db_url=db_url)
     ws.kbs.create("support", owner="ops")
     home = str(ws.home)
     ws.close()
@@ -179,7 +181,10 @@ def test_kill_9_mid_ingest_then_rerun_leaves_index_and_metadata_agreeing(
     script.write_text(INGEST_SCRIPT)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PRODLINE_")}
     proc = subprocess.Popen(
-        [sys.executable, str(script), home, str(docs)], env=env, stdout=subprocess.PIPE, text=True
+        [sys.executable, str(script), home, str(docs), db_url],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None
     deadline = time.monotonic() + 240
@@ -196,11 +201,11 @@ def test_kill_9_mid_ingest_then_rerun_leaves_index_and_metadata_agreeing(
     proc.wait(30)
     assert 15 <= files_seen < 60, "the ingest should have been killed midway"
 
-    ws = make_ws(home=Path(home))
+    ws = make_ws(home=Path(home), db_url=db_url)
     report = ws.kbs.ingest("support", [docs])
     assert report.added and report.unchanged >= 1
     ids = _chunk_ids(ws)
-    assert ws.kbs.vector_index("support").ids() == ids
+    assert ws.kbs._indexes.vector_index("support").ids() == ids
     with ws.db.read() as conn:
         rows = conn.execute(sa.select(kb_chunks.c.source_id, kb_chunks.c.ordinal)).all()
     assert len(rows) == len(set(rows)), "duplicate chunks after recovery"
@@ -211,13 +216,15 @@ def test_kill_9_mid_ingest_then_rerun_leaves_index_and_metadata_agreeing(
 
 
 def test_a_long_running_reader_sees_another_process_ingest(
-    make_ws: Callable[..., Workspace], tmp_path: Path
+    make_ws: Callable[..., Workspace], db_url: str, tmp_path: Path
 ) -> None:
     docs = _write_docs(tmp_path / "docs")
-    writer = make_ws()
+    writer = make_ws(db_url=db_url)
     writer.kbs.create("support", owner="x")
     writer.kbs.ingest("support", [docs])
-    reader = make_ws(home=writer.home)  # stands for `prodline serve rag` holding the index
+    reader = make_ws(
+        home=writer.home, db_url=db_url
+    )  # stands for `prodline serve rag` holding the index
     assert "Shipping" in reader.kbs.search("support", "delivery", k=1, mode="vector")[0].title
     (docs / "loyalty.md").write_text("# Loyalty points\n\nMembers earn one point per euro.\n")
     writer.kbs.ingest("support", [docs])
@@ -225,15 +232,15 @@ def test_a_long_running_reader_sees_another_process_ingest(
     assert hit.title == "Loyalty points"
 
 
-def test_bm25_follows_every_chunk_change(sqlite_ws: Workspace, tmp_path: Path) -> None:
+def test_bm25_follows_every_chunk_change(ws: Workspace, tmp_path: Path) -> None:
     docs = _write_docs(tmp_path / "docs")
-    sqlite_ws.kbs.create("support", owner="x")
-    sqlite_ws.kbs.ingest("support", [docs])
-    assert "14 days" in sqlite_ws.kbs.search("support", "refund days", k=1, mode="bm25")[0].text
+    ws.kbs.create("support", owner="x")
+    ws.kbs.ingest("support", [docs])
+    assert "14 days" in ws.kbs.search("support", "refund days", k=1, mode="bm25")[0].text
     # Same chunk texts, new bytes: the chunks get new ids, so BM25 must be rebuilt.
     (docs / "refunds.md").write_text(DOCS["refunds.md"] + "\n\n")
-    sqlite_ws.kbs.ingest("support", [docs])
-    assert "14 days" in sqlite_ws.kbs.search("support", "refund days", k=1, mode="bm25")[0].text
-    sqlite_ws.kbs.remove("support", str(docs / "refunds.md"))
-    hits = sqlite_ws.kbs.search("support", "refund days", k=3, mode="bm25")
+    ws.kbs.ingest("support", [docs])
+    assert "14 days" in ws.kbs.search("support", "refund days", k=1, mode="bm25")[0].text
+    ws.kbs.remove("support", str(docs / "refunds.md"))
+    hits = ws.kbs.search("support", "refund days", k=3, mode="bm25")
     assert all("refunds" not in h.source for h in hits)

@@ -86,6 +86,7 @@ def test_serve_command_serves_and_stops_cleanly(tmp_path: Path) -> None:
     frame.to_csv(tmp_path / "d.csv", index=False)
     sio.dump(LogisticRegression().fit(frame[["a", "b"]], frame["y"]), tmp_path / "m.skops")
     for args in (
+        ["init"],
         ["data", "add", str(tmp_path / "d.csv"), "--name", "d", "--owner", "o"],
         ["model", "register", str(tmp_path / "m.skops"), "--name", "m", "--trained-on", "d@1"],
         ["promote", "m@1", "--to", "production"],

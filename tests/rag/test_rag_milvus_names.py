@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from prodline.rag.kb import collection_name
+from prodline.rag.indexes import collection_name
 from prodline.store.tables import kb_chunks, kbs
 from prodline.workspace import Workspace
 
@@ -64,7 +64,7 @@ def test_kbs_differing_by_separators_keep_their_own_vectors(
         milvus_ws.kbs.ingest(name, [docs])
     for name in NAMES:
         ids = _chunk_ids(milvus_ws, name)
-        assert ids and milvus_ws.kbs.vector_index(name).ids() == ids, name
+        assert ids and milvus_ws.kbs._indexes.vector_index(name).ids() == ids, name
         hits = milvus_ws.kbs.search(name, "which topic", k=3, mode="vector")
         assert {h.chunk_id for h in hits} == ids, name
 
@@ -80,7 +80,7 @@ def test_an_empty_collection_is_filled_from_the_store_on_first_open(
     milvus_ws.kbs.create("help-desk", owner="support")
     milvus_ws.kbs.ingest("help-desk", [docs])
     ids = _chunk_ids(milvus_ws, "help-desk")
-    index = milvus_ws.kbs.vector_index("help-desk")
+    index = milvus_ws.kbs._indexes.vector_index("help-desk")
     index.delete(sorted(ids))
     index.flush()
     assert index.count() == 0

@@ -9,10 +9,10 @@ from prodline.models.registry import ModelRegistry
 from prodline.models.training import TrainingDataset
 
 __all__ = [
-    "RISK_LEVELS",
     "AliasMove",
     "ModelRegistry",
     "ModelVersion",
+    "RISK_LEVELS",
     "RegisteredModel",
     "TrainingDataset",
 ]

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-__all__ = ["RISK_LEVELS", "AliasMove", "ModelVersion", "RegisteredModel"]
+__all__ = ["AliasMove", "ModelVersion", "RISK_LEVELS", "RegisteredModel"]
 
 RISK_LEVELS = ("minimal", "limited", "high")
 """Risk classes after the EU AI Act's tiers, lowest first; set on the registered model."""

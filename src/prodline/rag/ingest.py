@@ -25,9 +25,10 @@ import sqlalchemy as sa
 from prodline.core.sensitivity import scan_text, summarize
 from prodline.errors import Conflict, InvalidInput
 from prodline.rag.types import SENSITIVITY_ORDER, ChunkMeta, Document, Skipped
-from prodline.store.tables import kb_chunks, kb_sources, kb_versions
+from prodline.store.tables import kb_chunks, kb_owners, kb_sources, kb_versions
 
 if TYPE_CHECKING:
+    from prodline.rag.indexes import KbIndexes
     from prodline.rag.kb import KnowledgeBases
     from prodline.workspace import Workspace
 
@@ -85,6 +86,7 @@ def embed_text(title: str, heading: str, text: str) -> str:
 def ingest(
     ws: Workspace,
     kbs: KnowledgeBases,
+    indexes: KbIndexes,
     name: str,
     paths: Sequence[Path],
     *,
@@ -102,10 +104,11 @@ def ingest(
     point outside it are skipped (and, with ``prune``, their earlier chunks removed)
     unless ``follow_symlinks``.
     """
-    with writer_lock(kbs, name):
+    with writer_lock(indexes, name):
         return _ingest(
             ws,
             kbs,
+            indexes,
             name,
             paths,
             owner=owner,
@@ -118,9 +121,9 @@ def ingest(
 
 
 @contextmanager
-def writer_lock(kbs: KnowledgeBases, name: str) -> Iterator[None]:
+def writer_lock(indexes: KbIndexes, name: str) -> Iterator[None]:
     """Hold the KB's writer lock (ingest, remove) for the duration."""
-    folder = kbs.folder(name)
+    folder = indexes.folder(name)
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / ".writer.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -130,6 +133,7 @@ def writer_lock(kbs: KnowledgeBases, name: str) -> Iterator[None]:
 def _ingest(
     ws: Workspace,
     kbs: KnowledgeBases,
+    indexes: KbIndexes,
     name: str,
     paths: Sequence[Path],
     *,
@@ -148,9 +152,9 @@ def _ingest(
     missing = [str(p) for p in paths if not Path(p).exists()]
     if missing:
         raise InvalidInput(f"Path(s) not found: {', '.join(missing)}.", field="paths")
-    report = IngestReport(recovered=kbs.reconcile(name))
-    index = kbs.vector_index(name)
-    embedder = kbs.embedder()
+    report = IngestReport(recovered=indexes.reconcile(name))
+    index = indexes.vector_index(name)
+    embedder = indexes.embedder()
     seen: set[str] = set()
     escaped: set[str] = set()  # targets of symlinks out of a root, not followed
     files_done = chunks_done = 0
@@ -180,7 +184,7 @@ def _ingest(
             mine = vectors[offset : offset + len(drafts)]
             offset += len(drafts)
             new_ids, old_ids, meta = _replace_source(
-                ws, kbs, kb.id, name, doc, drafts, tags, mine, owner or kb.owner
+                ws, kb.id, doc, drafts, tags, mine, owner or kb.owner
             )
             if old_ids:
                 index.delete(old_ids)
@@ -219,7 +223,7 @@ def _ingest(
             inside = any(source == r or source.startswith(r.rstrip("/") + "/") for r in roots)
             # gone from a root, or reached through a symlink out of it (no longer followed)
             if (inside and not Path(source).exists()) or source in escaped:
-                report.chunks_removed += remove_source(ws, kbs, name, source, record=False)
+                report.chunks_removed += remove_source(ws, kbs, indexes, name, source, record=False)
                 report.removed.append(source)
     index.flush()
     report.version = record_version(ws, name, report)
@@ -229,9 +233,7 @@ def _ingest(
 
 def _replace_source(
     ws: Workspace,
-    kbs: KnowledgeBases,
     kb_id: int,
-    name: str,
     doc: Document,
     drafts: Sequence[Any],
     tags: Sequence[tuple[str, tuple[str, ...]]],
@@ -243,7 +245,7 @@ def _replace_source(
     worst = max(levels, key=lambda lv: SENSITIVITY_ORDER[lv]) if levels else "none"
     kinds = sorted({k for _, ks in tags for k in ks})
     with ws.tx() as conn:
-        owner_id = kbs.owner_id(conn, owner)
+        owner_id = _owner_id(conn, owner)
         existing = conn.execute(
             sa.select(kb_sources.c.id).where(
                 kb_sources.c.kb_id == kb_id, kb_sources.c.source == doc.source
@@ -320,7 +322,13 @@ def bump_generation(conn: sa.Connection, kb_id: int) -> None:
 
 
 def remove_source(
-    ws: Workspace, kbs: KnowledgeBases, name: str, source: str, *, record: bool = True
+    ws: Workspace,
+    kbs: KnowledgeBases,
+    indexes: KbIndexes,
+    name: str,
+    source: str,
+    *,
+    record: bool = True,
 ) -> int:
     """Drop one source's chunks from the KB; returns how many chunks went."""
     kb = kbs.get(name)
@@ -351,7 +359,7 @@ def remove_source(
         ws.audit.record(
             conn, "kb.source_removed", f"kb:{name}", {"source": row.source, "chunks": len(ids)}
         )
-    index = kbs.vector_index(name)
+    index = indexes.vector_index(name)
     if ids:
         index.delete([int(i) for i in ids])
     if record:
@@ -418,3 +426,17 @@ def record_version(ws: Workspace, name: str, report: IngestReport) -> int:
         for source in report.added + report.updated:
             ws.lineage.record(conn, f"document:{source}@-", this, "ingested_into")
     return version
+
+
+def _owner_id(conn: sa.Connection, owner: str) -> int:
+    found = conn.execute(sa.select(kb_owners.c.id).where(kb_owners.c.name == owner)).scalar()
+    if found is not None:
+        return int(found)
+    try:
+        with conn.begin_nested():
+            result = conn.execute(kb_owners.insert().values(name=owner))
+    except sa.exc.IntegrityError:
+        return int(
+            conn.execute(sa.select(kb_owners.c.id).where(kb_owners.c.name == owner)).scalar_one()
+        )
+    return int(result.inserted_primary_key[0])  # type: ignore[index]

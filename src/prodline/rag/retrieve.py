@@ -20,7 +20,7 @@ from prodline.rag.types import SENSITIVITY_ORDER, Hit, SearchFilter
 from prodline.store.tables import kb_chunks, kb_owners, kb_sources
 
 if TYPE_CHECKING:
-    from prodline.rag.kb import KnowledgeBases
+    from prodline.rag.indexes import KbIndexes
     from prodline.workspace import Workspace
 
 __all__ = ["FILTER_KEYS", "MAX_K", "parse_filter_pairs", "search"]
@@ -124,7 +124,7 @@ def _allowed_ids(conn: sa.Connection, kb_id: int, flt: SearchFilter) -> set[int]
 
 def search(
     ws: Workspace,
-    kbs: KnowledgeBases,
+    indexes: KbIndexes,
     name: str,
     query: str,
     *,
@@ -147,7 +147,7 @@ def search(
         raise InvalidInput(f"k must be between 1 and {MAX_K}, got {k}.", field="k")
     if mode not in ("hybrid", "vector", "bm25"):
         raise InvalidInput(f"Mode '{mode}' is not one of hybrid, vector, bm25.", field="mode")
-    kb_id, generation = kbs.lookup(name)
+    kb_id, generation = indexes.lookup(name)
     with ws.db.read() as conn:
         flt = _build_filter(conn, kb_id, filters or {}, clearance)
         allowed = None if flt.is_empty else _allowed_ids(conn, kb_id, flt)
@@ -157,12 +157,12 @@ def search(
     rankings = []
     if mode in ("hybrid", "vector"):
         if vector is None:
-            vector = kbs.embedder().embed_query(query)
+            vector = indexes.embedder().embed_query(query)
         rankings.append(
-            kbs.searchable_index(name).search(vector, depth, None if flt.is_empty else flt)
+            indexes.searchable_index(name).search(vector, depth, None if flt.is_empty else flt)
         )
     if mode in ("hybrid", "bm25"):
-        rankings.append(kbs.bm25(name, generation).search(query, depth, allowed))
+        rankings.append(indexes.bm25(name, generation).search(query, depth, allowed))
     if mode == "hybrid":
         fused = reciprocal_rank_fusion(rankings, limit=k)
         scored = [(cid, score, originals) for cid, score, originals in fused]

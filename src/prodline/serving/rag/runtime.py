@@ -304,6 +304,7 @@ class RagRuntime(ServerState):
                 "flagged": grounded.flagged,
                 "groundedness_method": grounded.method,
                 "citations": completion.citations,
+                "route": [*(t["provider"] for t in completion.tried), completion.provider],
                 "route_reason": completion.route_reason,
                 "stream": stream,
             },
@@ -335,6 +336,9 @@ class RagRuntime(ServerState):
             "endpoint": endpoint,
             "question": question,
             "chunk_ids": [h.chunk_id for h in hits],
+            "sensitivity": max(
+                (h.sensitivity for h in hits), key=SENSITIVITY_ORDER.__getitem__, default="none"
+            ),
             "latency_ms": round((time.perf_counter() - t0) * 1000.0, 3),
             **extra,
         }

@@ -131,10 +131,10 @@ class Workspace:
 
         Examples
         --------
-        >>> import tempfile, prodline as pl
+        >>> import tempfile, pandas as pd, prodline as pl
         >>> from sklearn.dummy import DummyClassifier
         >>> ws = pl.Workspace.open(tempfile.mkdtemp())
-        >>> model = DummyClassifier().fit([[0.0], [1.0]], [0, 1])
+        >>> model = DummyClassifier().fit(pd.DataFrame({"x": [0.0, 1.0]}), [0, 1])
         >>> ws.models.register(model, name="demo", git_commit="").version
         1
         >>> ws.promote("demo", 1, "production").aliases

@@ -21,6 +21,8 @@ from prodline.store.migrate import upgrade
 
 if TYPE_CHECKING:
     from prodline.data.datasets import Datasets
+    from prodline.ledger.calls import CallReader
+    from prodline.ledger.predictions import PredictionReader
     from prodline.models.entities import ModelVersion
     from prodline.models.registry import ModelRegistry
     from prodline.rag.kb import KnowledgeBases
@@ -62,6 +64,8 @@ class Workspace:
         self._datasets: Datasets | None = None
         self._models: ModelRegistry | None = None
         self._kbs: KnowledgeBases | None = None
+        self._predictions: PredictionReader | None = None
+        self._calls: CallReader | None = None
         self.policy: PromotionPolicy = AllowAll()
 
     @classmethod
@@ -100,6 +104,24 @@ class Workspace:
 
             self._models = ModelRegistry(self, resolve_dataset=lambda ref: self.datasets.get(ref))
         return self._models
+
+    @property
+    def predictions(self) -> PredictionReader:
+        """The prediction log's reader: ``ws.predictions.read("credit-risk", last=1000)``."""
+        if self._predictions is None:
+            from prodline.ledger.predictions import PredictionReader
+
+            self._predictions = PredictionReader(self.db, self.artifacts)
+        return self._predictions
+
+    @property
+    def calls(self) -> CallReader:
+        """The LLM/RAG call log's reader: ``ws.calls.read("support-desk", last=100)``."""
+        if self._calls is None:
+            from prodline.ledger.calls import CallReader
+
+            self._calls = CallReader(self.db)
+        return self._calls
 
     @property
     def kbs(self) -> KnowledgeBases:

@@ -1,6 +1,47 @@
-"""Append-only history: the hash-chained audit log and the lineage graph."""
+"""Append-only history: audit log, lineage graph, prediction log and LLM/RAG call log.
+
+The log readers and writers load on first use (they need pandas and pyarrow), so that
+importing the ledger stays cheap for every command.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from prodline.ledger.audit import AuditEvent, AuditLog, VerifyResult
 from prodline.ledger.lineage import Lineage, LineageNode
 
-__all__ = ["AuditEvent", "AuditLog", "Lineage", "LineageNode", "VerifyResult"]
+if TYPE_CHECKING:
+    from prodline.ledger.calls import CallReader, CallWriter
+    from prodline.ledger.predictions import Prediction, PredictionReader, PredictionWriter
+
+__all__ = [
+    "AuditEvent",
+    "AuditLog",
+    "CallReader",
+    "CallWriter",
+    "Lineage",
+    "LineageNode",
+    "Prediction",
+    "PredictionReader",
+    "PredictionWriter",
+    "VerifyResult",
+]
+
+_LAZY = {
+    "CallReader": "prodline.ledger.calls",
+    "CallWriter": "prodline.ledger.calls",
+    "Prediction": "prodline.ledger.predictions",
+    "PredictionReader": "prodline.ledger.predictions",
+    "PredictionWriter": "prodline.ledger.predictions",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'prodline.ledger' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

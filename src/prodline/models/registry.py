@@ -325,7 +325,7 @@ class ModelRegistry:
                 .order_by(alias_history.c.id)
             ).all()
         return [
-            AliasMove(r.alias, r.action, r.from_version, r.to_version, r.actor, _utc(r.at))
+            AliasMove(r.alias, r.action, r.from_version, r.to_version, r.actor, r.at)
             for r in rows
         ]
 
@@ -465,7 +465,7 @@ class ModelRegistry:
             description=row.description or "",
             risk_level=row.risk_level,
             created_by=row.created_by,
-            created_at=_utc(row.created_at),
+            created_at=row.created_at,
             latest_version=int(latest or 0),
             aliases=self._aliases_of(conn, row.id),
         )
@@ -545,15 +545,11 @@ class ModelRegistry:
             description=row.description or "",
             status=row.status,
             created_by=row.created_by,
-            created_at=_utc(row.created_at),
+            created_at=row.created_at,
             trained_on=tuple(f"{n}@{v}" for n, v in trained),
             aliases=tuple(held),
             owner=model.owner,
         )
-
-
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _check_risk(level: str) -> None:

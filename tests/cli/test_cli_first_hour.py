@@ -145,3 +145,15 @@ def test_demo_files_writes_the_tour_inputs(cli: CLI, tmp_path: Path) -> None:
     assert cli("init").code == 0
     r = cli("model", "register", str(tmp_path / "tour" / "lr.skops"), "--name", "lr")
     assert r.code == 0, r.err
+
+
+def test_risk_and_owner_live_on_the_model(model_ws: CLI) -> None:
+    r = model_ws("model", "update", "m", "--risk", "high", "--owner", "team", "--json")
+    assert r.code == 0, r.err
+    assert json.loads(r.out)["risk_level"] == "high"
+    shown = json.loads(model_ws("model", "show", "m@1", "--json").out)
+    assert (shown["risk_level"], shown["owner"]) == ("high", "team")
+    r = model_ws("model", "update", "m")
+    assert r.code == 2 and "Nothing to change" in r.err
+    r = model_ws("model", "update", "m", "--risk", "extreme")
+    assert r.code == 2 and "not one of minimal, limited, high" in r.err

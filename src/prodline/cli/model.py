@@ -27,9 +27,12 @@ def register(
     metric: list[str] = typer.Option([], "--metric", help="key=value (repeatable)."),
     param: list[str] = typer.Option([], "--param", help="key=value (repeatable)."),
     tag: list[str] = typer.Option([], "--tag", help="key=value (repeatable)."),
-    risk: str = typer.Option("minimal", "--risk", help="minimal, limited or high."),
+    risk: str = typer.Option(
+        None, "--risk", help="minimal, limited or high: set on the model when this creates it."
+    ),
+    owner: str = typer.Option(None, "--owner", help="Owning team, when this creates the model."),
     target: str = typer.Option(None, "--target", help="Label column to leave out of inputs."),
-    description: str = typer.Option("", "--description", "-d"),
+    description: str = typer.Option("", "--description", "-d", help="About this version."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Register a model file as a new version.
@@ -48,6 +51,7 @@ def register(
             params=parse_pairs(param, flag="--param"),
             tags=parse_pairs(tag, flag="--tag"),
             risk_level=risk,
+            owner=owner,
             description=description,
             target=target,
         )
@@ -105,7 +109,8 @@ def show(
         print_json(mv.to_dict() | {"all_aliases": al, "versions": [v.version for v in versions]})
         return
     console.print(
-        f"[bold]{mv.ref}[/]  flavor={mv.flavor}  status={mv.status}  risk={mv.risk_level}"
+        f"[bold]{mv.ref}[/]  flavor={mv.flavor}  status={mv.status}  risk={mv.risk_level}  "
+        f"owner={mv.owner or '-'}"
     )
     console.print(f"trained on: {', '.join(mv.trained_on) or '-'}   git: {mv.git_commit or '-'}")
     console.print(f"created {mv.created_at:%Y-%m-%d %H:%M} by {mv.created_by}")
@@ -119,6 +124,34 @@ def show(
             (v.version, v.status, ", ".join(v.aliases), f"{v.created_at:%Y-%m-%d %H:%M}")
             for v in versions
         ),
+    )
+
+
+@app.command("update")
+def update(
+    name: str = typer.Argument(..., help="Model name."),
+    risk: str = typer.Option(None, "--risk", help="minimal, limited or high."),
+    owner: str = typer.Option(None, "--owner", help="Owning team."),
+    description: str = typer.Option(None, "--description", "-d", help="What the model is for."),
+    as_json: bool = typer.Option(False, "--json", help="Print the model as JSON."),
+) -> None:
+    """Change a registered model's risk level, owner or description (audited).
+
+    Risk belongs to the model, not a version: every version, past and future, is
+    governed at the model's level.
+
+    Example: prodline model update credit-risk --risk high --owner credit-risk-team
+    """
+    if risk is None and owner is None and description is None:
+        raise InvalidInput("Nothing to change; pass --risk, --owner or --description.")
+    with open_workspace() as ws:
+        model = ws.models.update(name, risk_level=risk, owner=owner, description=description)
+    if as_json:
+        print_json(model.to_dict())
+        return
+    console.print(
+        f"[green]{model.name}[/]  risk={model.risk_level}  owner={model.owner or '-'}  "
+        f"{model.description}"
     )
 
 

@@ -45,6 +45,7 @@ class ProdlineError(Exception):
         self.details: dict[str, Any] = details
 
     def to_dict(self) -> dict[str, Any]:
+        """The body the API returns: ``{"error": {"code", "message", "details"}}``."""
         return {"error": {"code": self.code, "message": self.message, "details": self.details}}
 
 

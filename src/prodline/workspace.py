@@ -87,10 +87,12 @@ class Workspace:
 
     @property
     def actor(self) -> str:
+        """Who the audit log records for this session's changes (``PRODLINE_ACTOR``, …)."""
         return self.settings.actor
 
     @property
     def datasets(self) -> Datasets:
+        """Register, list and load dataset versions; built on first use."""
         if self._datasets is None:
             from prodline.data.datasets import Datasets
 
@@ -99,6 +101,7 @@ class Workspace:
 
     @property
     def models(self) -> ModelRegistry:
+        """The model registry: register versions, move aliases, read lineage; built on first use."""
         if self._models is None:
             from prodline.models.registry import ModelRegistry
 
@@ -125,6 +128,7 @@ class Workspace:
 
     @property
     def kbs(self) -> KnowledgeBases:
+        """Knowledge bases: create, ingest, search; built on first use (loads no models yet)."""
         if self._kbs is None:
             from prodline.rag.kb import KnowledgeBases
 
@@ -237,6 +241,7 @@ class Workspace:
         self.audit.write_anchor(pending)
 
     def close(self) -> None:
+        """Close the knowledge-base indexes and the database connections."""
         if self._kbs is not None:
             self._kbs.close()
         self.db.dispose()

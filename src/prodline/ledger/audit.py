@@ -54,6 +54,7 @@ class AuditEvent:
     hash: str
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields, hashes included, for ``prodline audit`` and the API."""
         return {
             "seq": self.seq,
             "ts": self.ts,
@@ -170,6 +171,11 @@ class AuditLog:
         *,
         actor: str | None = None,
     ) -> AuditEvent:
+        """Append one event in its own transaction, then move the anchor file to it.
+
+        Use ``record`` instead when the event describes a change made in an open
+        transaction, so that both commit or neither does.
+        """
         with self._db.tx() as conn:
             event = self.record(conn, action, subject, payload, actor=actor)
         self._write_anchor(event.seq, event.hash)
@@ -307,6 +313,7 @@ class AuditLog:
         ]
 
     def count(self) -> int:
+        """How many events the log holds."""
         with self._db.read() as conn:
             return int(
                 conn.execute(sa.select(sa.func.count()).select_from(audit_events)).scalar_one()

@@ -32,17 +32,21 @@ class LineageNode:
 
     @property
     def kind(self) -> str:
+        """What the node is: "dataset", "model", "alias" or "deployment"."""
         return self.id.split(":", 1)[0]
 
     @property
     def name(self) -> str:
+        """The dataset or model name, between the kind and the ``@``."""
         return self.id.split(":", 1)[1].rsplit("@", 1)[0]
 
     @property
     def ref(self) -> str:
+        """What follows the ``@``: a version number or an alias name."""
         return self.id.rsplit("@", 1)[1]
 
     def walk(self) -> Iterator[LineageNode]:
+        """This node, then its ancestors depth-first (shared ancestors come once per path)."""
         yield self
         for parent in self.parents:
             yield from parent.walk()
@@ -55,6 +59,11 @@ class Lineage:
         self._db = db
 
     def record(self, conn: Connection, src: str, dst: str, relation: str) -> None:
+        """Add the edge ``src`` → ``dst`` in ``conn``'s transaction; a repeat is a no-op.
+
+        Recording inside the caller's transaction keeps the graph from naming a version
+        whose registration rolled back.
+        """
         exists = conn.execute(
             sa.select(lineage_edges.c.id).where(
                 lineage_edges.c.src == src,

@@ -101,6 +101,10 @@ class Gateway:
         return sorted(set(self.config.providers) | set(self._providers))
 
     def provider_config(self, name: str) -> ProviderConfig:
+        """Provider ``name``'s settings, without building its HTTP client.
+
+        Raises ``InvalidInput`` listing the known providers when ``name`` is not one.
+        """
         if name in self._providers:
             return self._providers[name].config
         if name in self.config.providers:

@@ -47,19 +47,39 @@ class PassageLike(Protocol):
     """What the gateway reads of a context passage; ``prodline.rag.Hit`` has it all."""
 
     @property
-    def chunk_id(self) -> int: ...
+    def chunk_id(self) -> int:
+        """The chunk's id; answers cite it and the call log records it."""
+        ...
+
     @property
-    def score(self) -> float: ...
+    def score(self) -> float:
+        """The retrieval score, higher is better (used to order the context)."""
+        ...
+
     @property
-    def text(self) -> str: ...
+    def text(self) -> str:
+        """The passage's text, as put in the prompt."""
+        ...
+
     @property
-    def title(self) -> str: ...
+    def title(self) -> str:
+        """The source document's title, shown with the citation."""
+        ...
+
     @property
-    def heading(self) -> str: ...
+    def heading(self) -> str:
+        """The heading the passage sits under ("" when none)."""
+        ...
+
     @property
-    def source(self) -> str: ...
+    def source(self) -> str:
+        """Where the passage came from: a path or URL."""
+        ...
+
     @property
-    def sensitivity(self) -> str: ...
+    def sensitivity(self) -> str:
+        """The passage's sensitivity level ("none", "pii" or "phi")."""
+        ...
 
 
 @dataclass(frozen=True)

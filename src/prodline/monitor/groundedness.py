@@ -278,6 +278,11 @@ class GroundednessScorer:
 
     @property
     def method(self) -> str:
+        """How support is measured, recorded with each score so results stay comparable.
+
+        "offline" adds embedding similarity to word overlap; "offline-lexical" uses word
+        features alone, when no ``embed`` was given.
+        """
         return "offline" if self.embed is not None else "offline-lexical"
 
     def _weights(self) -> SupportWeights:

@@ -63,6 +63,7 @@ class IngestReport:
     embed_seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready counts and timings (seconds rounded to ms) for the CLI and API."""
         return {
             "added": self.added,
             "updated": self.updated,

@@ -49,6 +49,7 @@ class KnowledgeBase:
     version: int
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields for the CLI and API (the internal ``id`` left out)."""
         return {
             "name": self.name,
             "owner": self.owner,
@@ -87,6 +88,10 @@ class KnowledgeBases:
 
     # -- create / read ---------------------------------------------------------------
     def create(self, name: str, *, owner: str, description: str = "") -> KnowledgeBase:
+        """Create an empty knowledge base owned by team ``owner``; ``ingest`` fills it.
+
+        Raises ``Conflict`` when the name is taken, ``InvalidInput`` without an owner.
+        """
         check_name("Knowledge base", name)
         if not owner:
             raise InvalidInput("A knowledge base needs an owner; pass --owner.", field="owner")
@@ -111,6 +116,7 @@ class KnowledgeBases:
         return kb_row(conn, name)
 
     def get(self, name: str) -> KnowledgeBase:
+        """Knowledge base ``name`` with its source and chunk counts and latest version."""
         with self._ws.db.read() as conn:
             row = self._row(conn, name)
             sources = conn.execute(
@@ -139,11 +145,13 @@ class KnowledgeBases:
         )
 
     def list(self) -> list[KnowledgeBase]:
+        """Every knowledge base, sorted by name."""
         with self._ws.db.read() as conn:
             names = conn.execute(sa.select(kbs.c.name).order_by(kbs.c.name)).scalars().all()
         return [self.get(n) for n in names]
 
     def sources(self, name: str) -> builtins.list[dict[str, Any]]:
+        """One JSON-ready row per ingested source of ``name`` (owner, chunks, sensitivity…)."""
         with self._ws.db.read() as conn:
             kb = self._row(conn, name)
             rows = conn.execute(

@@ -49,6 +49,7 @@ class Document:
 
     @property
     def text(self) -> str:
+        """The whole document as plain text, sections separated by a blank line."""
         return "\n\n".join(s.text for s in self.sections)
 
 
@@ -98,6 +99,7 @@ class SearchFilter:
 
     @property
     def is_empty(self) -> bool:
+        """True when nothing is restricted, so a search can skip filtering altogether."""
         return (
             self.source_ids is None
             and self.owner_ids is None

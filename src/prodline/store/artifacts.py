@@ -64,6 +64,7 @@ class ArtifactStore:
             raise InvalidInput(f"'{src}' is a folder; give a file.") from exc
 
     def put_bytes(self, data: bytes) -> str:
+        """Store ``data`` like ``put`` stores a file, and return its sha256."""
         return self._put_stream(io.BytesIO(data))
 
     def _put_stream(self, src: BinaryIO) -> str:
@@ -95,6 +96,7 @@ class ArtifactStore:
             self._fs.put_file(str(local), f"{self._root}/{sha[:2]}/{sha}")
 
     def exists(self, sha: str) -> bool:
+        """Whether the blob is here or in the remote store (its bytes are not verified)."""
         if self._path(sha).exists():
             return True
         return bool(self._remote and self._fs.exists(f"{self._root}/{sha[:2]}/{sha}"))
@@ -120,8 +122,10 @@ class ArtifactStore:
         return local
 
     def read_bytes(self, sha: str, *, name: str = "") -> bytes:
+        """The blob's verified bytes; ``name`` labels it in the error if it is missing."""
         return self.path(sha, name=name).read_bytes()
 
     def export(self, sha: str, dest: Path, *, name: str = "") -> Path:
+        """Copy the verified blob to ``dest`` and return ``dest``."""
         shutil.copyfile(self.path(sha, name=name), dest)
         return dest

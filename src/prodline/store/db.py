@@ -89,6 +89,7 @@ class Database:
 
     @property
     def is_sqlite(self) -> bool:
+        """Whether the backend is SQLite, where locking and SQL functions differ."""
         return self.dialect == "sqlite"
 
     def _make_engine(self, url: sa.URL) -> Engine:
@@ -148,6 +149,7 @@ class Database:
             ) from exc
 
     def dispose(self) -> None:
+        """Close every pooled connection (the workspace calls it on ``close``)."""
         self.engine.dispose()
 
 

@@ -56,6 +56,7 @@ class AnthropicProvider(HttpProvider):
         return body
 
     def complete(self, request: LlmRequest) -> Completion:
+        """One Messages API call; citations renumbered to the request's passages."""
         prompt = build_messages(request.messages, request.hits)
         started = time.perf_counter()
         data = self.read_json(self.send(PATH, self._body(prompt, request, stream=False)))
@@ -78,6 +79,7 @@ class AnthropicProvider(HttpProvider):
         )
 
     def stream(self, request: LlmRequest) -> Iterator[str | Completion]:
+        """Text deltas from the Messages API's event stream, then the metered ``Completion``."""
         prompt = build_messages(request.messages, request.hits)
         started = time.perf_counter()
         response = self.send(PATH, self._body(prompt, request, stream=True), stream=True)

@@ -97,11 +97,17 @@ class Provider(Protocol):
 
     config: ProviderConfig
 
-    def complete(self, request: LlmRequest) -> Completion: ...
+    def complete(self, request: LlmRequest) -> Completion:
+        """Answer ``request`` in one call: text, citations, token counts and latency."""
+        ...
 
-    def stream(self, request: LlmRequest) -> Iterator[str | Completion]: ...
+    def stream(self, request: LlmRequest) -> Iterator[str | Completion]:
+        """Text deltas as they arrive, then the same ``Completion`` ``complete`` returns."""
+        ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release the HTTP client; the gateway calls it when it is closed."""
+        ...
 
 
 def sse_events(lines: Iterator[str]) -> Iterator[tuple[str, str]]:

@@ -198,6 +198,7 @@ class ExtractiveProvider:
             chosen = chosen[:-1]  # drop the weakest sentence until it fits
 
     def complete(self, request: LlmRequest) -> Completion:
+        """Answer offline with the passages' best-matching sentences, each cited."""
         return self._run(request)[1]
 
     def stream(self, request: LlmRequest) -> Iterator[str | Completion]:

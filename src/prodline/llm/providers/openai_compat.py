@@ -46,6 +46,7 @@ class OpenAICompatProvider(HttpProvider):
         return body
 
     def complete(self, request: LlmRequest) -> Completion:
+        """One ``/chat/completions`` call; citations renumbered to the request's passages."""
         prompt = build_messages(request.messages, request.hits)
         started = time.perf_counter()
         data = self.read_json(self.send(PATH, self._body(prompt, request, stream=False)))
@@ -69,6 +70,7 @@ class OpenAICompatProvider(HttpProvider):
         )
 
     def stream(self, request: LlmRequest) -> Iterator[str | Completion]:
+        """Text deltas from the server-sent chunks, then the metered ``Completion``."""
         prompt = build_messages(request.messages, request.hits)
         started = time.perf_counter()
         response = self.send(PATH, self._body(prompt, request, stream=True), stream=True)

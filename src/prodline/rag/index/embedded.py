@@ -268,11 +268,13 @@ class EmbeddedIndex:
             lock.release_read()
 
     def ids(self) -> set[int]:
+        """Every live id (to reconcile with the metadata store after a crash)."""
         with self._lock.read():
             self._check_open()
             return set(self._row_of)
 
     def count(self) -> int:
+        """How many live ids are stored (dead rows awaiting compaction not counted)."""
         with self._lock.read():
             self._check_open()
             return len(self._row_of)

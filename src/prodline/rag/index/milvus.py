@@ -114,6 +114,7 @@ class MilvusIndex:
     # ------------------------------------------------------------------ changes
 
     def upsert(self, ids: Sequence[int], vectors: np.ndarray, metas: Sequence[ChunkMeta]) -> None:
+        """Store vectors (normalized here) with their filter fields; an existing id is replaced."""
         keys = as_ids(ids)
         x = as_unit_rows(vectors, len(keys), self.dim)
         if len(metas) != len(keys):
@@ -140,6 +141,7 @@ class MilvusIndex:
                 self._client.upsert(self.name, data=rows)
 
     def delete(self, ids: Sequence[int]) -> None:
+        """Remove these ids; unknown ids are ignored."""
         keys = as_ids(ids, unique=False)
         self._check_open()
         if len(keys):
@@ -151,6 +153,11 @@ class MilvusIndex:
     def search(
         self, vector: np.ndarray, k: int, flt: SearchFilter | None = None
     ) -> list[tuple[int, float]]:
+        """Up to ``k`` ``(id, cosine)`` pairs that pass ``flt``, best first.
+
+        The filter runs inside Milvus as a boolean expression, so excluded vectors
+        never crowd out the ones allowed.
+        """
         check_k(k)
         q = as_query(vector, self.dim)
         self._check_open()
@@ -169,6 +176,7 @@ class MilvusIndex:
         return [(int(hit["id"]), float(hit["distance"])) for hit in result[0]]
 
     def ids(self) -> set[int]:
+        """Every stored id, read in batches (to reconcile with the metadata store)."""
         self._check_open()
         found: set[int] = set()
         with _translated("list ids"):
@@ -183,6 +191,7 @@ class MilvusIndex:
         return found
 
     def count(self) -> int:
+        """How many ids the collection holds."""
         self._check_open()
         with _translated("count vectors"):
             rows = self._client.query(self.name, filter="", output_fields=["count(*)"])
@@ -191,6 +200,7 @@ class MilvusIndex:
     # ------------------------------------------------------------------ lifecycle
 
     def flush(self) -> None:
+        """Seal Milvus's growing segments so every change so far is durable."""
         self._check_open()
         with _translated("flush"):
             self._client.flush(self.name)

@@ -68,22 +68,27 @@ class DatasetVersion:
 
     @property
     def ref(self) -> str:
+        """``name@version``: how commands, lineage and model metadata name this version."""
         return f"{self.name}@{self.version}"
 
     @property
     def columns(self) -> list[str]:
+        """Column names in file order, from the stored schema (no data is loaded)."""
         return [c["name"] for c in self.schema]
 
     @property
     def sensitive_columns(self) -> dict[str, dict[str, Any]]:
+        """The scanner's findings for the columns it flagged as PII or PHI."""
         return {c: s for c, s in self.sensitivity.items() if s.get("level", "none") != "none"}
 
     @property
     def sensitivity_level(self) -> str:
+        """The highest level of any column ("phi" > "pii" > "none"): what policies key on."""
         levels = {s.get("level", "none") for s in self.sensitivity.values()}
         return "phi" if "phi" in levels else "pii" if "pii" in levels else "none"
 
     def to_dict(self, *, profile: bool = False) -> dict[str, Any]:
+        """JSON-ready fields for the CLI and API; ``profile=True`` adds the (large) profile."""
         out = {
             "name": self.name,
             "version": self.version,
@@ -310,6 +315,7 @@ class Datasets:
         return self._entity(row)
 
     def versions(self, name: str) -> list[DatasetVersion]:
+        """Every version of dataset ``name``, oldest first ([] when there is no such dataset)."""
         with self._ws.db.read() as conn:
             rows = conn.execute(
                 self._select().where(datasets.c.name == name).order_by(dataset_versions.c.version)

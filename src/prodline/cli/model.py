@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -58,7 +59,7 @@ def register(
     if as_json:
         print_json(mv.to_dict())
         return
-    inputs = ", ".join(f"{c['name']}:{c['type']}" for c in mv.signature)
+    inputs = _inputs(mv.signature)
     console.print(f"[green]registered[/] {mv.ref}  flavor={mv.flavor}  risk={mv.risk_level}")
     console.print(f"inputs: {inputs}")
 
@@ -114,7 +115,7 @@ def show(
     )
     console.print(f"trained on: {', '.join(mv.trained_on) or '-'}   git: {mv.git_commit or '-'}")
     console.print(f"created {mv.created_at:%Y-%m-%d %H:%M} by {mv.created_by}")
-    console.print("inputs: " + ", ".join(f"{c['name']}:{c['type']}" for c in mv.signature))
+    console.print(f"inputs: {_inputs(mv.signature)}")
     if mv.metrics:
         console.print("metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in mv.metrics.items()))
     print_table(
@@ -228,3 +229,10 @@ def rollback(
         return
     was = f" (was v{before})" if before else ""
     console.print(f"[yellow]rolled back[/] {name}@{alias} → v{mv.version}{was}")
+
+
+def _inputs(signature: list[dict[str, Any]]) -> str:
+    """``name:type`` per input; ``?`` marks a column that may be null (``age:float?``)."""
+    return ", ".join(
+        f"{c['name']}:{c['type']}{'?' if c.get('nullable') else ''}" for c in signature
+    )

@@ -6,9 +6,9 @@ importing the ledger stays cheap for every command.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from prodline.core.lazy import lazy_exports
 from prodline.ledger.audit import AuditEvent, AuditLog, VerifyResult
 from prodline.ledger.lineage import Lineage, LineageNode
 
@@ -38,10 +38,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'prodline.ledger' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _LAZY, globals())

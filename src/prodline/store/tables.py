@@ -26,6 +26,8 @@ __all__ = [
     "model_training_data",
     "model_versions",
     "models",
+    "pipeline_runs",
+    "pipelines",
     "prediction_log",
     "prediction_segments",
 ]
@@ -311,4 +313,52 @@ kb_versions = sa.Table(
     sa.Column("created_by", sa.String(200), nullable=False),
     sa.Column("created_at", TS, nullable=False),
     sa.UniqueConstraint("kb_id", "version", name="uq_kb_version"),
+)
+
+# -- continuous training (pipelines/): registered pipelines and their runs ---------------
+pipelines = sa.Table(
+    "pipelines",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("entrypoint", sa.String(1000), nullable=False),  # module:function or file.py:fn
+    sa.Column("dataset", sa.String(200), nullable=False),
+    sa.Column("model", sa.String(200), nullable=False),
+    sa.Column("alias", sa.String(100), nullable=False),
+    # promote auto|manual, target, holdout, metric, margin, triggers, rollback guard
+    sa.Column("settings", JSON, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.UniqueConstraint("name", name="uq_pipeline_name"),
+)
+
+# One row per run. ``trigger_key`` is unique: one alert (or dataset version, schedule slot)
+# never starts two runs. A running row carries pid/host and a heartbeat, so a run whose
+# process died is found and marked failed instead of staying "running".
+pipeline_runs = sa.Table(
+    "pipeline_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("pipeline_id", sa.ForeignKey("pipelines.id"), nullable=False),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("trigger", sa.String(50), nullable=False),
+    sa.Column("trigger_key", sa.String(500), nullable=False),
+    sa.Column("status", sa.String(30), nullable=False),
+    sa.Column("started_at", TS, nullable=False),
+    sa.Column("finished_at", TS, nullable=True),
+    sa.Column("pid", sa.Integer, nullable=True),
+    sa.Column("host", sa.String(255), nullable=True),
+    sa.Column("heartbeat_at", TS, nullable=True),
+    sa.Column("dataset", sa.String(300), nullable=True),
+    sa.Column("candidate_version", sa.Integer, nullable=True),
+    sa.Column("champion_version", sa.Integer, nullable=True),
+    sa.Column("metrics", JSON, nullable=False),
+    sa.Column("decision", sa.Text, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("git_commit", sa.String(64), nullable=True),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.UniqueConstraint("trigger_key", name="uq_pipeline_run_trigger_key"),
+    sa.UniqueConstraint("pipeline_id", "number", name="uq_pipeline_run_number"),
+    sa.Index("ix_pipeline_runs_status", "status"),
 )

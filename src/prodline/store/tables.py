@@ -8,6 +8,8 @@ from sqlalchemy.dialects import postgresql
 from prodline.store.db import UTCDateTime
 
 __all__ = [
+    "alert_deliveries",
+    "alerts",
     "alias_history",
     "aliases",
     "audit_checkpoints",
@@ -20,12 +22,15 @@ __all__ = [
     "kb_sources",
     "kb_versions",
     "kbs",
+    "leases",
     "lineage_edges",
     "llm_calls",
     "metadata",
     "model_training_data",
     "model_versions",
     "models",
+    "monitor_runs",
+    "monitors",
     "pipeline_runs",
     "pipelines",
     "prediction_log",
@@ -361,4 +366,84 @@ pipeline_runs = sa.Table(
     sa.UniqueConstraint("trigger_key", name="uq_pipeline_run_trigger_key"),
     sa.UniqueConstraint("pipeline_id", "number", name="uq_pipeline_run_number"),
     sa.Index("ix_pipeline_runs_status", "status"),
+)
+
+# -- monitors, their runs, alerts and webhook deliveries (monitor/), scheduler leases ----
+monitors = sa.Table(
+    "monitors",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("model", sa.String(200), nullable=True),
+    sa.Column("alias", sa.String(100), nullable=True),
+    sa.Column("reference", sa.String(220), nullable=True),  # DATASET@V
+    sa.Column("kb", sa.String(200), nullable=True),  # RAG monitors watch a knowledge base
+    sa.Column("window_rows", sa.Integer, nullable=True),
+    sa.Column("window_seconds", sa.Integer, nullable=True),
+    sa.Column("checks", JSON, nullable=False),
+    sa.Column("every_seconds", sa.Integer, nullable=True),  # NULL: runs only when asked
+    sa.Column("config", JSON, nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("next_run_at", TS, nullable=True),
+    sa.Column("last_run_at", TS, nullable=True),
+)
+
+monitor_runs = sa.Table(
+    "monitor_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("monitor_id", sa.ForeignKey("monitors.id"), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("model_version", sa.Integer, nullable=True),
+    sa.Column("started_at", TS, nullable=False),
+    sa.Column("finished_at", TS, nullable=False),
+    sa.Column("summary", JSON, nullable=False),
+    sa.Column("report_artifact", sa.String(64), nullable=True),
+    sa.Column("alerts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("runner", sa.String(200), nullable=False, server_default=""),
+    sa.Index("ix_monitor_runs_monitor", "monitor_id", "id"),
+)
+
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("monitor", sa.String(200), nullable=True),  # NULL: raised outside a monitor
+    sa.Column("run_id", sa.Integer, nullable=True),
+    sa.Column("kind", sa.String(50), nullable=False),
+    sa.Column("severity", sa.String(20), nullable=False),
+    sa.Column("subject", sa.String(500), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("payload", JSON, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    # Set once the worker has handed the alert to its hooks (pipelines react to alerts).
+    sa.Column("dispatched_at", TS, nullable=True),
+    sa.Index("ix_alerts_monitor", "monitor", "id"),
+)
+
+alert_deliveries = sa.Table(
+    "alert_deliveries",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("alert_id", sa.ForeignKey("alerts.id"), nullable=False, index=True),
+    sa.Column("url", sa.String(2000), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),  # pending, delivered, undelivered
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("next_attempt_at", TS, nullable=True),
+    sa.Column("delivered_at", TS, nullable=True),
+    sa.Index("ix_alert_deliveries_due", "status", "next_attempt_at"),
+)
+
+# One row per schedule: the process that holds it (until expires_at) runs that schedule.
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("holder", sa.String(200), nullable=False),
+    sa.Column("expires_at", TS, nullable=False),
+    sa.Column("acquired_at", TS, nullable=False),
 )

@@ -22,6 +22,8 @@ from prodline.store.migrate import upgrade
 if TYPE_CHECKING:
     from prodline.data.datasets import Datasets
     from prodline.ledger.calls import CallReader
+    from prodline.ledger.evidence import EvidenceLog
+    from prodline.ledger.feedback import FeedbackLog
     from prodline.ledger.predictions import PredictionReader
     from prodline.models.entities import ModelVersion
     from prodline.models.registry import ModelRegistry
@@ -66,6 +68,8 @@ class Workspace:
         self._kbs: KnowledgeBases | None = None
         self._predictions: PredictionReader | None = None
         self._calls: CallReader | None = None
+        self._evidence: EvidenceLog | None = None
+        self._feedback: FeedbackLog | None = None
         self.policy: PromotionPolicy = AllowAll()
 
     @classmethod
@@ -125,6 +129,24 @@ class Workspace:
 
             self._calls = CallReader(self.db)
         return self._calls
+
+    @property
+    def evidence(self) -> EvidenceLog:
+        """Recorded evidence (gate results, monitor runs): ``record`` in a ``ws.tx()``."""
+        if self._evidence is None:
+            from prodline.ledger.evidence import EvidenceLog
+
+            self._evidence = EvidenceLog(self.db, self.audit)
+        return self._evidence
+
+    @property
+    def feedback(self) -> FeedbackLog:
+        """Labels for logged predictions: ``ws.feedback.add(request_id, 1)``, ``.read(model)``."""
+        if self._feedback is None:
+            from prodline.ledger.feedback import FeedbackLog
+
+            self._feedback = FeedbackLog(self.db, self.audit, self.predictions)
+        return self._feedback
 
     @property
     def kbs(self) -> KnowledgeBases:

@@ -17,6 +17,8 @@ __all__ = [
     "audit_head",
     "dataset_versions",
     "datasets",
+    "evidence",
+    "feedback",
     "kb_chunks",
     "kb_owners",
     "kb_sources",
@@ -220,6 +222,41 @@ prediction_segments = sa.Table(
     sa.Column("created_at", TS, nullable=False),
     sa.Index("ix_prediction_segments_model_ts", "model", "ts_max"),
 )
+
+# Ground truth for logged predictions, one label per predicted row (request_id, row);
+# ledger/feedback.py is its one writer and one reader. A later label for the same row
+# replaces the earlier one (audited). ``model``/``version`` are NULL for a label whose
+# request id was not (yet) in the prediction log when it arrived: an orphan.
+feedback = sa.Table(
+    "feedback",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("request_id", sa.String(64), nullable=False),
+    sa.Column("row", sa.Integer, nullable=False),
+    sa.Column("label", JSON, nullable=False),
+    sa.Column("model", sa.String(200), nullable=True),
+    sa.Column("version", sa.Integer, nullable=True),
+    sa.Column("received_at", TS, nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.UniqueConstraint("request_id", "row", name="uq_feedback_request_row"),
+    sa.Index("ix_feedback_model_received", "model", "received_at"),
+)
+
+# Recorded evidence (gate results, monitor runs): immutable rows; ledger/evidence.py.
+evidence = sa.Table(
+    "evidence",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("subject", sa.String(500), nullable=False),
+    sa.Column("kind", sa.String(100), nullable=False),
+    sa.Column("summary", JSON, nullable=False),
+    sa.Column("passed", sa.Boolean, nullable=True),
+    sa.Column("artifact", sa.String(64), nullable=True),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Index("ix_evidence_subject_kind", "subject", "kind"),
+)
+
 
 # One row per LLM/RAG call; ledger/calls.py is its one writer and one reader.
 llm_calls = sa.Table(

@@ -257,7 +257,6 @@ evidence = sa.Table(
     sa.Index("ix_evidence_subject_kind", "subject", "kind"),
 )
 
-
 # One row per LLM/RAG call; ledger/calls.py is its one writer and one reader.
 llm_calls = sa.Table(
     "llm_calls",

@@ -20,6 +20,10 @@ from prodline.store.db import Database, redact_url
 from prodline.store.migrate import upgrade
 
 if TYPE_CHECKING:
+    from datetime import datetime, timedelta
+
+    import pandas as pd
+
     from prodline.data.datasets import Datasets
     from prodline.ledger.calls import CallReader
     from prodline.ledger.evidence import EvidenceLog
@@ -27,6 +31,9 @@ if TYPE_CHECKING:
     from prodline.ledger.predictions import PredictionReader
     from prodline.models.entities import ModelVersion
     from prodline.models.registry import ModelRegistry
+    from prodline.monitor.alerts import Alerts
+    from prodline.monitor.drift import DriftOptions, DriftReport
+    from prodline.monitor.monitors import Monitors
     from prodline.rag.kb import KnowledgeBases
 
 __all__ = ["Workspace"]
@@ -68,8 +75,11 @@ class Workspace:
         self._kbs: KnowledgeBases | None = None
         self._predictions: PredictionReader | None = None
         self._calls: CallReader | None = None
+        self._pipelines: Pipelines | None = None
         self._evidence: EvidenceLog | None = None
         self._feedback: FeedbackLog | None = None
+        self._alerts: Alerts | None = None
+        self._monitors: Monitors | None = None
         self.policy: PromotionPolicy = AllowAll()
 
     @classmethod
@@ -156,6 +166,95 @@ class Workspace:
 
             self._kbs = KnowledgeBases(self)
         return self._kbs
+
+    @property
+    def alerts(self) -> Alerts:
+        """Alerts: recorded, audited, delivered to the ``[alerts] webhooks`` of prodline.toml."""
+        if self._alerts is None:
+            from prodline.monitor.alerts import Alerts
+
+            self._alerts = Alerts(self)
+        return self._alerts
+
+    @property
+    def monitors(self) -> Monitors:
+        """Monitors on a model alias or a knowledge base: create, run, list; built on first use."""
+        if self._monitors is None:
+            from prodline.monitor.monitors import Monitors, MonitorSources
+
+            sources = MonitorSources(
+                model_version=lambda name, alias: self.models.get(name, alias).version,
+                dataset_ref=lambda ref: self.datasets.get(ref).ref,
+                load_dataset=lambda ref: self.datasets.load(ref),
+                kb_exists=lambda name: self.kbs.get(name),
+            )
+            self._monitors = Monitors(self, sources, self.alerts)
+        return self._monitors
+
+    def drift(
+        self,
+        reference: str,
+        current: str | os.PathLike[str] | pd.DataFrame,
+        *,
+        last: int | None = None,
+        since: datetime | timedelta | None = None,
+        options: DriftOptions | None = None,
+    ) -> DriftReport:
+        """Data (and prediction) drift of ``current`` against dataset version ``reference``.
+
+        ``reference`` is ``DATASET@V`` (its canonical Parquet copy). ``current`` is a
+        CSV/Parquet file, a DataFrame, or ``MODEL@ALIAS``: the logged window of the
+        version the alias points to (``last`` rows and/or ``since`` a time or that long
+        ago). For a model only its signature columns are compared (the others are
+        listed in ``report.left_out``), and its outputs too: the reference's are the
+        model's own predictions on the reference data.
+        """
+        from prodline.monitor.current import drift_against
+
+        return drift_against(self, reference, current, last=last, since=since, options=options)
+
+    @property
+    def pipelines(self) -> Pipelines:
+        """Continuous training: ``ws.pipelines.register(...)``, ``.run(name)``, ``.runs()``."""
+        if self._pipelines is None:
+            from prodline.pipelines.service import Pipelines
+
+            self._pipelines = Pipelines(self, self._pipeline_parts())
+        return self._pipelines
+
+    def _pipeline_parts(self) -> Any:
+        """What pipeline runs need from the datasets and models parts, as callables."""
+        from prodline.pipelines.service import Collaborators
+
+        def dataset_ref(ref: str) -> str:
+            return self.datasets.get(ref).ref
+
+        def model_aliases(name: str) -> dict[str, int] | None:
+            return self.models.aliases(name) if self.models.versions(name) else None
+
+        def register(model: Any, **kwargs: Any) -> int:
+            return self.models.register(model, **kwargs).version
+
+        def predict(name: str, version: int, frame: Any) -> Any:
+            mv = self.models.get(name, version)
+            out = self.models.load_predictor(mv).predict(
+                {c: frame[c].to_numpy() for c in frame.columns}
+            )
+            return out.predictions, out.probabilities, out.classes
+
+        def promote(name: str, version: int, alias: str, revision: int) -> Any:
+            return self.promote(name, version, alias, create=True, expected_revision=revision)
+
+        return Collaborators(
+            dataset_ref=dataset_ref,
+            dataset_versions=lambda name: [d.version for d in self.datasets.versions(name)],
+            load_dataset=lambda ref: self.datasets.load(ref),
+            register_model=register,
+            model_aliases=model_aliases,
+            alias_state=lambda name, alias: self.models.alias_state(name, alias),
+            predict=predict,
+            promote=promote,
+        )
 
     # -- the one promotion path --------------------------------------------------------
     def promote(

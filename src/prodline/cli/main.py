@@ -13,7 +13,7 @@ from pathlib import Path
 
 import typer
 
-from prodline.cli import data, kb, ledger, model
+from prodline.cli import data, drift, kb, ledger, model
 from prodline.cli.common import console, err_console, open_workspace, print_json, split_ref
 from prodline.errors import InvalidInput, ProdlineError
 
@@ -31,6 +31,7 @@ app.add_typer(kb.app, name="kb")
 app.command("promote")(model.promote)
 app.command("rollback")(model.rollback)
 app.command("lineage")(ledger.lineage)
+app.command("drift")(drift.drift)
 
 
 def _print_version(value: bool) -> None:

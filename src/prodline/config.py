@@ -10,8 +10,9 @@ from __future__ import annotations
 import getpass
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from prodline.errors import InvalidInput
 
@@ -29,6 +30,8 @@ class Settings:
     artifacts_url: str
     actor: str
     vector_url: str = ""  # empty: an embedded index per knowledge base under home/kb/
+    alerts: dict[str, Any] = field(default_factory=dict)
+    """The ``[alerts]`` table of prodline.toml (webhooks, retries), checked by monitor.alerts."""
 
     @classmethod
     def load(
@@ -59,6 +62,7 @@ class Settings:
             artifacts_url=str(artifacts),
             actor=str(who),
             vector_url=str(vectors),
+            alerts=_read_table(root / "prodline.toml", "alerts"),
         )
 
 
@@ -71,6 +75,17 @@ def _read_toml(path: Path) -> dict[str, str]:
         raise InvalidInput(f"'{path}' is not valid TOML: {exc}; fix or remove it.") from exc
     section = data.get("prodline", data)
     return {k: str(v) for k, v in section.items() if isinstance(v, str | int | float)}
+
+
+def _read_table(path: Path, name: str) -> dict[str, Any]:
+    """The ``[name]`` table of prodline.toml (or ``[prodline.name]``), empty when absent."""
+    if not path.exists():
+        return {}
+    data = tomllib.loads(path.read_text(encoding="utf-8"))  # _read_toml has checked it
+    table = data.get(name, data.get("prodline", {}).get(name, {}))
+    if not isinstance(table, dict):
+        raise InvalidInput(f"'{path}': [{name}] must be a table, e.g. [{name}] on its own line.")
+    return dict(table)
 
 
 def _user() -> str:

@@ -186,6 +186,7 @@ class Workspace:
                 model_version=lambda name, alias: self.models.get(name, alias).version,
                 dataset_ref=lambda ref: self.datasets.get(ref).ref,
                 load_dataset=lambda ref: self.datasets.load(ref),
+                model_metrics=lambda name, version: self.models.get(name, version).metrics,
                 kb_exists=lambda name: self.kbs.get(name),
             )
             self._monitors = Monitors(self, sources, self.alerts)

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from prodline.data.datasets import DatasetVersion
     from prodline.ledger.audit import AuditEvent
     from prodline.models.entities import ModelVersion, RegisteredModel
+    from prodline.pipelines.decorator import TrainingData, TrainingResult, pipeline
     from prodline.rag.kb import KnowledgeBase
 
 __all__ = [
@@ -48,10 +49,13 @@ __all__ = [
     "PromotionRequest",
     "RegisteredModel",
     "StoreUnavailable",
+    "TrainingData",
+    "TrainingResult",
     "Unauthorized",
     "UnsafeModel",
     "Workspace",
     "__version__",
+    "pipeline",
 ]
 
 __version__ = "0.1.0"
@@ -63,6 +67,9 @@ _LAZY = {
     "KnowledgeBase": "prodline.rag.kb",
     "ModelVersion": "prodline.models.entities",
     "RegisteredModel": "prodline.models.entities",
+    "TrainingData": "prodline.pipelines.decorator",
+    "TrainingResult": "prodline.pipelines.decorator",
+    "pipeline": "prodline.pipelines.decorator",
 }
 
 

@@ -301,6 +301,93 @@ class Workspace:
             promote=promote,
         )
 
+    @property
+    def pipelines(self) -> Pipelines:
+        """Continuous training: ``ws.pipelines.register(...)``, ``.run(name)``, ``.runs()``."""
+        if self._pipelines is None:
+            from prodline.pipelines.service import Pipelines
+
+            self._pipelines = Pipelines(self, self._pipeline_parts())
+        return self._pipelines
+
+    def _pipeline_parts(self) -> Any:
+        """What pipeline runs need from the datasets and models parts, as callables."""
+        from prodline.pipelines.service import Collaborators
+
+        def dataset_ref(ref: str) -> str:
+            return self.datasets.get(ref).ref
+
+        def model_aliases(name: str) -> dict[str, int] | None:
+            return self.models.aliases(name) if self.models.versions(name) else None
+
+        def register(model: Any, **kwargs: Any) -> int:
+            return self.models.register(model, **kwargs).version
+
+        def predict(name: str, version: int, frame: Any) -> Any:
+            mv = self.models.get(name, version)
+            out = self.models.load_predictor(mv).predict(
+                {c: frame[c].to_numpy() for c in frame.columns}
+            )
+            return out.predictions, out.probabilities, out.classes
+
+        def promote(name: str, version: int, alias: str, revision: int) -> Any:
+            return self.promote(name, version, alias, create=True, expected_revision=revision)
+
+        return Collaborators(
+            dataset_ref=dataset_ref,
+            dataset_versions=lambda name: [d.version for d in self.datasets.versions(name)],
+            load_dataset=lambda ref: self.datasets.load(ref),
+            register_model=register,
+            model_aliases=model_aliases,
+            alias_state=lambda name, alias: self.models.alias_state(name, alias),
+            predict=predict,
+            promote=promote,
+        )
+
+    @property
+    def pipelines(self) -> Pipelines:
+        """Continuous training: ``ws.pipelines.register(...)``, ``.run(name)``, ``.runs()``."""
+        if self._pipelines is None:
+            from prodline.pipelines.service import Pipelines
+
+            self._pipelines = Pipelines(self, self._pipeline_parts())
+        return self._pipelines
+
+    def _pipeline_parts(self) -> Any:
+        """What pipeline runs need from the datasets and models parts, as callables."""
+        from prodline.pipelines.service import Collaborators
+
+        def dataset_ref(ref: str) -> str:
+            return self.datasets.get(ref).ref
+
+        def model_aliases(name: str) -> dict[str, int] | None:
+            known = {m.name for m in self.models.models() if m.latest_version}
+            return self.models.aliases(name) if name in known else None
+
+        def register(model: Any, **kwargs: Any) -> int:
+            return self.models.register(model, **kwargs).version
+
+        def predict(name: str, version: int, frame: Any) -> Any:
+            mv = self.models.get(name, version)
+            out = self.models.load_predictor(mv).predict(
+                {c: frame[c].to_numpy() for c in frame.columns}
+            )
+            return out.predictions, out.probabilities, out.classes
+
+        def promote(name: str, version: int, alias: str, revision: int) -> Any:
+            return self.promote(name, version, alias, create=True, expected_revision=revision)
+
+        return Collaborators(
+            dataset_ref=dataset_ref,
+            dataset_versions=lambda name: [d.version for d in self.datasets.versions(name)],
+            load_dataset=lambda ref: self.datasets.load(ref),
+            register_model=register,
+            model_aliases=model_aliases,
+            alias_state=lambda name, alias: self.models.alias_state(name, alias),
+            predict=predict,
+            promote=promote,
+        )
+
     # -- the one promotion path --------------------------------------------------------
     def promote(
         self,

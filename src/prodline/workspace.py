@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from prodline.monitor.alerts import Alerts
     from prodline.monitor.drift import DriftOptions, DriftReport
     from prodline.monitor.monitors import Monitors
+    from prodline.pipelines.service import Pipelines
     from prodline.rag.kb import KnowledgeBases
 
 __all__ = ["Workspace"]

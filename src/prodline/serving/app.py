@@ -51,6 +51,27 @@ _PREDICT_DOC = {
     },
 }
 
+_FEEDBACK_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "examples": {
+                    "one": {"value": {"request_id": "3f9a0c1d2e4b-17", "label": 1}},
+                    "batch": {
+                        "value": {
+                            "feedback": [
+                                {"request_id": "3f9a0c1d2e4b-17", "label": 1},
+                                {"request_id": "3f9a0c1d2e4b-18", "label": 0, "row": 2},
+                            ]
+                        }
+                    },
+                }
+            }
+        },
+    },
+}
+
 
 def create_app(
     ws: Workspace,
@@ -128,6 +149,7 @@ def _build_api(runtime: Runtime) -> FastAPI:
         api,
         routes=(
             f"POST /v1/models/{runtime.name}/predict, GET /v1/models/{runtime.name}, "
+            "POST /v1/feedback, "
             "/healthz, /readyz, /metrics and /docs"
         ),
         render=render,
@@ -208,6 +230,16 @@ def _build_api(runtime: Runtime) -> FastAPI:
             media_type="application/json",
             headers={"x-request-id": request_id},
         )
+
+    @api.post(
+        "/v1/feedback",
+        openapi_extra=_FEEDBACK_DOC,
+        summary="Labels for answered predictions, by their x-request-id",
+        responses=error_responses(422, 503),
+    )
+    async def feedback(request: Request) -> JSONResponse:
+        status, doc = await runtime.feedback(await request.body())
+        return JSONResponse(doc, status_code=status)
 
     return api
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from prodline.errors import HTTP_STATUS, InvalidInput, NotFound, ProdlineError
 from prodline.ledger.lineage import node
 from prodline.serving.batching import MicroBatcher
+from prodline.serving.feedback import parse_feedback
 from prodline.serving.logqueue import BoundedLogWriter
 from prodline.serving.metrics import ServerMetrics
 from prodline.serving.options import ServeOptions
@@ -213,6 +214,46 @@ class Runtime(ServerState):
         self.answered += 1
         self.metrics.observe_ok(used.version, latency)
         return 200, data
+
+    async def feedback(self, body: bytes) -> tuple[int, dict[str, Any]]:
+        """Answer ``POST /v1/feedback``: ``(status, JSON document)``; never raises.
+
+        The body is one label (``{"request_id", "label", "row"?}``) or a batch
+        (``{"feedback": [...]}``). Labels for request ids not in the prediction log are
+        stored as orphans and reported in ``unknown``/``unknown_ids``
+        (``prodline.ledger.feedback`` says why). The server's own log queue is let to
+        drain first, so a label sent right after its answer finds its prediction.
+        """
+        single = False
+        try:
+            records, single = parse_feedback(body)
+            await self._drain_log()
+            result = await asyncio.to_thread(self.ws.feedback.add_many, records)
+        except InvalidInput as exc:
+            field = str(exc.details.get("field", "body"))
+            if single and field.startswith("feedback[0]."):
+                field = field[len("feedback[0].") :]
+                exc = InvalidInput(exc.message.replace("feedback[0].", ""), field=field)
+            return 422, exc.to_dict()
+        except ProdlineError as exc:
+            return HTTP_STATUS.get(exc.code, 500), exc.to_dict()
+        except Exception as exc:  # never a traceback to the client; one in the server log
+            log.exception("feedback failed")
+            return 500, ProdlineError(f"Unexpected error: {type(exc).__name__}: {exc}").to_dict()
+        return 200, result.to_dict()
+
+    async def _drain_log(self, timeout_s: float = 2.0) -> None:
+        """Wait (briefly) until the prediction-log queue is written."""
+        log_writer = self.predlog
+        if not log_writer.alive or log_writer.depth() == 0:
+            return
+        written = log_writer.written
+        log_writer._wake.set()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and (
+            log_writer.depth() > 0 or log_writer.written == written
+        ):
+            await asyncio.sleep(0.005)
 
     def error(
         self,

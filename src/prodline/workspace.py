@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from prodline.monitor.alerts import Alerts
     from prodline.monitor.drift import DriftOptions, DriftReport
     from prodline.monitor.monitors import Monitors
+    from prodline.monitor.rollback import AutoRollback
     from prodline.pipelines.service import Pipelines
     from prodline.rag.kb import KnowledgeBases
 
@@ -77,6 +78,7 @@ class Workspace:
         self._predictions: PredictionReader | None = None
         self._calls: CallReader | None = None
         self._pipelines: Pipelines | None = None
+        self._auto_rollback: AutoRollback | None = None
         self._evidence: EvidenceLog | None = None
         self._feedback: FeedbackLog | None = None
         self._alerts: Alerts | None = None
@@ -258,6 +260,29 @@ class Workspace:
             predict=predict,
             promote=promote,
         )
+
+    @property
+    def auto_rollback(self) -> AutoRollback:
+        """Roll back promotions that labelled predictions show to be worse (monitor/rollback)."""
+        if self._auto_rollback is None:
+            from prodline.monitor.rollback import AutoRollback, RollbackSources
+
+            def last_move(name: str, alias: str) -> Any:
+                moves = self.models.alias_history(name, alias)
+                if not moves:
+                    return None
+                move = moves[-1]
+                return move.action, move.from_version, move.to_version, move.at
+
+            self._auto_rollback = AutoRollback(
+                self,
+                RollbackSources(
+                    last_move=last_move,
+                    rollback=lambda name, alias: self.rollback(name, alias).version,
+                    guards=lambda: self.pipelines.rollback_guards(),
+                ),
+            )
+        return self._auto_rollback
 
     # -- the one promotion path --------------------------------------------------------
     def promote(

@@ -119,9 +119,11 @@ class DriftOptions:
     workers: int | None = None
 
     def __post_init__(self) -> None:
-        for where, test in [("numeric_test", self.numeric_test)] + [
-            ("categorical_test", self.categorical_test)
-        ]:
+        defaults = (
+            ("numeric_test", self.numeric_test),
+            ("categorical_test", self.categorical_test),
+        )
+        for where, test in defaults:
             if test is not None and test not in TESTS:
                 raise InvalidInput(_unknown_test(test, where))
         for name, (test, threshold) in self.columns.items():
@@ -277,7 +279,7 @@ def compute_drift(
             f"columns are: {', '.join(map(str, names))}."
         )
     kinds, skipped = _kinds(reference, current, names, set(categorical))
-    plans = []
+    plans: list[tuple[str, Kind, str, float]] = []
     for name in names:
         if name in skipped:
             continue
@@ -285,13 +287,16 @@ def compute_drift(
         test, threshold = opts.choose(name, kind, len(reference))
         plans.append((name, kind, test, threshold))
     workers = opts.workers or min(len(plans), os.cpu_count() or 1) or 1
+
+    def run(plan: tuple[str, Kind, str, float]) -> ColumnDrift:
+        name, kind, test, threshold = plan
+        return _one(reference[name], current[name], name, kind, test, threshold, opts)
+
     if workers > 1 and len(plans) > 1:
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            results = list(
-                pool.map(lambda p: _one(reference[p[0]], current[p[0]], *p, opts), plans)
-            )
+            results = list(pool.map(run, plans))
     else:
-        results = [_one(reference[p[0]], current[p[0]], *p, opts) for p in plans]
+        results = [run(p) for p in plans]
     by_name = {c.name: c for c in results}
     ordered = {name: by_name[name] for name in names if name in by_name}
     tested = [c for c in ordered.values() if c.statistic is not None]
@@ -318,7 +323,7 @@ def prediction_drift(
     """Drift of a model's outputs: ``prediction`` and ``proba_<class>`` columns.
 
     ``prediction`` is categorical unless it is a float (a regressor's), so class
-    labels get chi-squared / Jensen–Shannon and probabilities KS / Wasserstein.
+    labels get chi-squared / Jensen-Shannon and probabilities KS / Wasserstein.
 
     Raises
     ------
@@ -403,7 +408,9 @@ def _kinds(
         kr, kc = _kind_of(ref, name in forced), _kind_of(cur, name in forced)
         ref_empty, cur_empty = bool(ref.isna().all()), bool(cur.isna().all())
         if not ref_empty and not cur_empty and kr != kc:
-            changed.append(f"'{name}' is {kr} ({ref.dtype}) in the reference but {kc} ({cur.dtype})")
+            changed.append(
+                f"'{name}' is {kr} ({ref.dtype}) in the reference but {kc} ({cur.dtype})"
+            )
             continue
         kind = kc if ref_empty else kr
         if kind == "datetime":
@@ -445,22 +452,21 @@ def _one(
         if len(v) < opts.min_rows
     ]
     if empty or few:
-        note = (
+        why = (
             f"all values missing in the {' and the '.join(empty)}"
             if empty
             else f"too few values to test ({', '.join(few)}; {test} needs {opts.min_rows})"
         )
-        return ColumnDrift(name, kind, test, None, None, None, threshold, False, note)
-    note = None
+        return ColumnDrift(name, kind, test, None, None, None, threshold, False, why)
+    note: str | None = None
     if kind == "numeric":
         if ref[0] == ref[-1] and cur[0] == cur[-1]:
             note = "constant in the reference and the current window"
         result = _numeric(ref, cur, test, opts.bins)
     else:
-        result = _categorical(ref, cur, test)
-        if result[1] is not None and result[1] <= 1:
+        result, categories = _categorical(ref, cur, test)
+        if categories <= 1:
             note = "constant in the reference and the current window"
-        result = result[0]
     if test in _P_VALUE_TESTS:
         p = result.p_value
         assert p is not None
@@ -490,7 +496,7 @@ def _numeric(ref: np.ndarray, cur: np.ndarray, test: str, bins: int) -> st.StatR
     return st.jensen_shannon(r_shares, c_shares)
 
 
-def _categorical(ref: np.ndarray, cur: np.ndarray, test: str) -> tuple[st.StatResult, int | None]:
+def _categorical(ref: np.ndarray, cur: np.ndarray, test: str) -> tuple[st.StatResult, int]:
     import pandas as pd
 
     codes, uniques = pd.factorize(np.concatenate([ref, cur]))

@@ -18,7 +18,7 @@ Which aliases are guarded comes from the pipelines that set a rollback guard
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -46,7 +46,7 @@ class RollbackSources:
 
     last_move: Callable[[str, str], tuple[str, int | None, int, datetime] | None]
     rollback: Callable[[str, str], int]
-    guards: Callable[[], builtins.list[tuple[str, str, Mapping[str, Any]]]]
+    guards: Callable[[], Sequence[tuple[str, str, Mapping[str, Any]]]]
 
 
 @dataclass(frozen=True)
@@ -124,6 +124,7 @@ class AutoRollback:
         if move is None or move[0] != "promote" or move[1] is None:
             return _with(base, reason="no promotion to watch (the alias's latest move is not one)")
         _, previous, current, at = move
+        assert previous is not None
         base = _with(base, current=current, previous=previous)
         new = self._ws.feedback.read(model, version=current, since=at)
         old = self._ws.feedback.read(model, version=previous, until=at)

@@ -8,8 +8,8 @@ A pipeline lists its triggers as text:
 - ``dataset`` — a new version of the pipeline's dataset (newer than the newest when the
   pipeline was registered) starts a run on it; key ``dataset:<pipeline>:<D@V>``;
 - ``schedule:<every>`` (``30s``, ``10m``, ``6h``, ``1d``) — a run per period; key
-  ``schedule:<pipeline>:<period start>``: a worker that was down for five periods
-  runs the missed work once, not five times.
+  ``schedule:<pipeline>:<period>`` (periods counted from the pipeline's registration):
+  a worker that was down for five periods runs the missed work once, not five times.
 
 The worker (``prodline worker``) calls :func:`on_alert` for each new alert and
 :func:`tick` on every loop; both go through ``Pipelines.run``, whose trigger key makes
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from prodline.core.refs import check_name
@@ -34,7 +34,6 @@ __all__ = ["Trigger", "on_alert", "parse_every", "parse_trigger", "tick"]
 
 _EVERY = re.compile(r"(\d+)\s*([smhd])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -114,10 +113,10 @@ def tick(service: Pipelines, *, now: datetime) -> list[PipelineRun]:
                 runs.append(_safely(service, p, "dataset", f"dataset:{p.name}:{ref}", ref))
         for t in _triggers(p, "schedule"):
             assert t.every is not None
-            if now - p.created_at < t.every:
-                continue  # the first period starts when the pipeline was registered
-            slot = _EPOCH + t.every * ((now - _EPOCH) // t.every)
-            key = f"schedule:{p.name}:{int(t.every.total_seconds())}s:{slot.isoformat()}"
+            period = (now - p.created_at) // t.every  # periods since registration
+            if period < 1:
+                continue
+            key = f"schedule:{p.name}:{int(t.every.total_seconds())}s:{period}"
             runs.append(_safely(service, p, "schedule", key))
     return [r for r in runs if r is not None]
 

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from prodline.monitor.alerts import Alerts
     from prodline.monitor.drift import DriftOptions, DriftReport
     from prodline.monitor.monitors import Monitors
+    from prodline.monitor.rag import RagReport
     from prodline.monitor.rollback import AutoRollback
     from prodline.pipelines.service import Pipelines
     from prodline.rag.kb import KnowledgeBases
@@ -216,6 +217,49 @@ class Workspace:
         from prodline.monitor.current import drift_against
 
         return drift_against(self, reference, current, last=last, since=since, options=options)
+
+    def rag_report(
+        self,
+        kb: str,
+        *,
+        last: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        threshold: float = 0.5,
+        window: int | str | timedelta | None = None,
+        embeddings: bool = True,
+        max_samples: int = 500,
+    ) -> RagReport:
+        """Groundedness, retrieval scores and query-embedding drift of KB ``kb``'s calls.
+
+        The calls come from the call log (``last``, ``since``, ``until`` as in
+        ``ws.calls.read``); with ``embeddings`` the logged questions are embedded with the
+        KB's embedder and compared with the KB's stored chunk embeddings (MMD, see
+        ``prodline.monitor.rag``), at most ``max_samples`` of each.
+        """
+        from prodline.monitor.rag import rag_report
+
+        self.kbs.get(kb)  # NotFound names the knowledge bases there are
+        calls = self.calls.read(kb, since=since, until=until, last=last)
+        queries = chunks = None
+        if embeddings and "question" in calls.columns:
+            questions = [q for q in calls["question"].tolist() if isinstance(q, str) and q.strip()]
+            if len(questions) > max_samples:
+                step = len(questions) / max_samples
+                questions = [questions[int(i * step)] for i in range(max_samples)]
+            if len(questions) >= 2:
+                chunks = self.kbs.chunk_embeddings(kb, limit=max_samples)
+                if len(chunks) >= 2:
+                    queries = self.kbs.embedder().embed(questions)
+        return rag_report(
+            calls,
+            kb=kb,
+            threshold=threshold,
+            window=window,
+            query_embeddings=queries,
+            chunk_embeddings=chunks if queries is not None else None,
+            max_samples=max_samples,
+        )
 
     @property
     def pipelines(self) -> Pipelines:

@@ -44,14 +44,23 @@ def test_labels_join_their_predictions_row_by_row(ws: Workspace) -> None:
     assert len(frame) == 20
     assert set(frame["row"]) == {0, 2}
     # the label sits beside the row it names: x encodes (request, row)
-    expected = [float(int(r[1:]) * 10 + row) for r, row in zip(frame["request_id"], frame["row"])]
+    expected = [
+        float(int(r[1:]) * 10 + row)
+        for r, row in zip(frame["request_id"], frame["row"], strict=True)
+    ]
     assert frame["x"].tolist() == expected
     assert frame["label"].tolist() == [1] * 20 and frame["label"].dtype == "int64"
     assert {"prediction", "proba_1", "version", "ts", "label_at"} <= set(frame.columns)
     # filters apply to the predictions: version, and last (a cut request keeps its numbering)
-    assert set(ws.feedback.read("clf", version=2)["request_id"]) == {f"r{i}" for i in range(1, 10, 2)}
+    assert set(ws.feedback.read("clf", version=2)["request_id"]) == {
+        f"r{i}" for i in range(1, 10, 2)
+    }
     tail = ws.feedback.read("clf", last=5)  # r8 rows 1-2 and r9 rows 0-2
-    assert list(zip(tail["request_id"], tail["row"])) == [("r8", 2), ("r9", 0), ("r9", 2)]
+    assert list(zip(tail["request_id"], tail["row"], strict=True)) == [
+        ("r8", 2),
+        ("r9", 0),
+        ("r9", 2),
+    ]
 
 
 def test_unknown_ids_are_reported_stored_and_join_once_logged(ws: Workspace) -> None:
@@ -91,7 +100,10 @@ def test_duplicates_last_one_wins_and_the_replacement_is_audited(ws: Workspace) 
     )
     assert (result.accepted, result.unknown, result.duplicates) == (2, 0, 2)
     frame = ws.feedback.read("clf")
-    assert dict(zip(frame["request_id"], frame["label"])) == {"r0": "rejected", "r1": "rejected"}
+    assert dict(zip(frame["request_id"], frame["label"], strict=True)) == {
+        "r0": "rejected",
+        "r1": "rejected",
+    }
     replaced = ws.audit.events(limit=1, action="feedback.replaced")[0]
     assert replaced.actor == "reviewer"
     assert replaced.payload["labels"] == [

@@ -69,7 +69,10 @@ def test_batch_with_rows_unknown_ids_and_duplicates(world: World, client: TestCl
     again = client.post("/v1/feedback", json={"request_id": b, "label": 1})
     assert again.json()["duplicates"] == 1
     frame = world.ws.feedback.read("clf")
-    labels = {(r, i): lab for r, i, lab in zip(frame["request_id"], frame["row"], frame["label"])}
+    labels = {
+        (r, i): lab
+        for r, i, lab in zip(frame["request_id"], frame["row"], frame["label"], strict=True)
+    }
     assert labels == {(a, 0): 1, (a, 1): 0, (b, 0): 1}
     assert world.ws.audit.events(limit=1, action="feedback.replaced")[0].payload["count"] == 1
 

@@ -82,6 +82,17 @@ class KnowledgeBases:
         """The embedding model of every knowledge base (to embed a question once)."""
         return self._indexes.embedder()
 
+    def chunk_embeddings(self, name: str, *, limit: int | None = None) -> np.ndarray:
+        """The stored embeddings of KB ``name``'s chunks, ``(n, dim)`` float32 (monitoring
+        compares query embeddings with them); ``limit`` takes an even sample of the rows."""
+        with self._ws.db.read() as conn:
+            kb_id = self._row(conn, name).id
+            query = sa.select(kb_chunks.c.id).where(kb_chunks.c.kb_id == kb_id)
+            ids = list(conn.execute(query.order_by(kb_chunks.c.id)).scalars())
+        if limit is not None and len(ids) > limit:
+            ids = [ids[i] for i in np.linspace(0, len(ids) - 1, limit).astype(int)]
+        return self._indexes.load_vectors(name, ids)[1]
+
     def close(self) -> None:
         """Close the derived indexes this handle opened."""
         self._indexes.close()

@@ -336,6 +336,7 @@ class RagRuntime(ServerState):
             "endpoint": endpoint,
             "question": question,
             "chunk_ids": [h.chunk_id for h in hits],
+            "retrieval_scores": [round(float(h.score), 6) for h in hits],
             "sensitivity": max(
                 (h.sensitivity for h in hits), key=SENSITIVITY_ORDER.__getitem__, default="none"
             ),

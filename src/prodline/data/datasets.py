@@ -4,6 +4,10 @@ A version keeps two artifacts: the bytes the user gave (CSV/Parquet, hashed as
 ``content_sha256``) and a canonical Parquet copy that ``load`` reads back with the
 same dtypes. Registering content identical to the newest version returns that version
 instead of making a duplicate.
+
+pandas and pyarrow load only where a frame is read, written or profiled (``register``,
+``load``): listing and showing versions reads stored metadata, and ``prodline data
+list`` would otherwise spend most of its time importing them.
 """
 
 from __future__ import annotations
@@ -15,9 +19,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from prodline.core.refs import check_name, parse_ref
@@ -29,6 +30,9 @@ from prodline.store.artifacts import sha256_file
 from prodline.store.tables import dataset_versions, datasets
 
 if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
     from prodline.workspace import Workspace
 
 __all__ = ["DatasetVersion", "Datasets", "parse_ref"]
@@ -37,7 +41,9 @@ __all__ = ["DatasetVersion", "Datasets", "parse_ref"]
 def _check_flat(schema: pa.Schema, filename: str) -> None:
     """Refuse nested columns (map, list, struct): profiles, drift and signatures describe
     one value per cell, so a nested column would fail later with a driver error."""
-    nested = [f"'{f.name}' ({f.type})" for f in schema if pa.types.is_nested(f.type)]
+    from pyarrow import types
+
+    nested = [f"'{f.name}' ({f.type})" for f in schema if types.is_nested(f.type)]
     if nested:
         raise InvalidInput(
             f"'{filename}' has nested columns, which datasets cannot hold: "
@@ -126,6 +132,8 @@ class Datasets:
         description: str = "",
     ) -> DatasetVersion:
         """Register a CSV/Parquet file or a DataFrame as a new immutable version."""
+        import pandas as pd
+
         check_name("Dataset", name)
         if not owner:
             raise InvalidInput("A dataset needs an owner (team); pass --owner.", field="owner")
@@ -192,6 +200,10 @@ class Datasets:
         return self.get(name, version)
 
     def _read(self, data: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, str, str, str | None]:
+        import pandas as pd
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
         if isinstance(data, pd.DataFrame):
             buf = io.BytesIO()
             try:
@@ -349,6 +361,8 @@ class Datasets:
         """The version's data, as registered (same columns, order and dtypes)."""
         item = self.get(name, version)
         path = self._ws.artifacts.path(item.data_artifact, name=f"dataset {item.ref}")
+        import pandas as pd
+
         return pd.read_parquet(path)
 
     def _known(self) -> str:

@@ -22,13 +22,14 @@ Example
 from __future__ import annotations
 
 import math
-from typing import Any
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from prodline.core.schema import ColumnType, column_type_of
 from prodline.errors import InvalidInput
+
+if TYPE_CHECKING:  # imported where a frame is profiled: reading stored profiles needs neither
+    import numpy as np
+    import pandas as pd
 
 __all__ = ["ColumnType", "column_type", "profile_dataframe", "schema_of"]
 
@@ -111,6 +112,8 @@ def profile_dataframe(df: pd.DataFrame, *, bins: int = 20, top: int = 20) -> dic
 
 
 def _check_frame(df: object) -> None:
+    import pandas as pd
+
     if not isinstance(df, pd.DataFrame):
         raise InvalidInput(f"Expected a pandas DataFrame, got {type(df).__name__}.")
     if df.columns.duplicated().any():
@@ -135,6 +138,8 @@ def _profile_column(series: pd.Series, *, rows: int, bins: int, top: int) -> dic
         "distinct": int(values.nunique()),
     }
     if kind in ("integer", "float"):
+        import numpy as np
+
         with np.errstate(over="ignore", invalid="ignore"):  # overflows end up as None
             out.update(_numeric_stats(values, kind=kind, bins=bins))
         if kind == "integer" and out["distinct"] <= _LOW_CARDINALITY:
@@ -150,6 +155,8 @@ def _profile_column(series: pd.Series, *, rows: int, bins: int, top: int) -> dic
 
 
 def _numeric_stats(values: pd.Series, *, kind: ColumnType, bins: int) -> dict[str, Any]:
+    import numpy as np
+
     data = values.to_numpy(dtype=np.float64, na_value=np.nan)
     finite = data[np.isfinite(data)]
     out: dict[str, Any] = {}
@@ -175,6 +182,8 @@ def _numeric_stats(values: pd.Series, *, kind: ColumnType, bins: int) -> dict[st
 
 
 def _histogram(finite: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    import numpy as np
+
     try:
         return np.histogram(finite, bins=bins)
     except ValueError:

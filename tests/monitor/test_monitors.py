@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from monitor_support import log_window, send_labels, setup_model
 
 from prodline.errors import Conflict, InvalidInput, NotFound
 from prodline.workspace import Workspace
-from monitor_support import log_window, send_labels, setup_model
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import typer
 
-from prodline.cli import data, drift, feedback, kb, ledger, model
+from prodline.cli import data, drift, feedback, kb, ledger, model, monitor
 from prodline.cli.common import console, err_console, open_workspace, print_json, split_ref
 from prodline.cli.pipeline import app as pipeline_app
 from prodline.errors import InvalidInput, ProdlineError
@@ -29,11 +29,14 @@ app.add_typer(data.app, name="data")
 app.add_typer(model.app, name="model")
 app.add_typer(ledger.audit_app, name="audit")
 app.add_typer(kb.app, name="kb")
-app.add_typer(feedback.app, name="feedback")
 app.add_typer(pipeline_app, name="pipeline")
+app.add_typer(feedback.app, name="feedback")
 app.command("promote")(model.promote)
 app.command("rollback")(model.rollback)
 app.command("lineage")(ledger.lineage)
+app.add_typer(monitor.app, name="monitor")
+app.add_typer(monitor.alerts_app, name="alerts")
+app.command("worker")(monitor.worker)
 app.command("drift")(drift.drift)
 
 

@@ -210,7 +210,7 @@ class Alerts:
                     payload=body,
                     created_at=now,
                 )
-            ).inserted_primary_key[0]
+            ).inserted_primary_key[0]  # type: ignore[index]
         )
         for url in self.options.webhooks:
             conn.execute(

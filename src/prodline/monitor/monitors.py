@@ -19,7 +19,7 @@ knowledge base — is handed in by the Workspace as :class:`MonitorSources` call
 from __future__ import annotations
 
 import builtins
-import re
+import functools
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +31,14 @@ import sqlalchemy as sa
 from prodline.core.refs import check_name, node, parse_ref
 from prodline.errors import Conflict, InvalidInput, NotFound, ProdlineError
 from prodline.monitor.checks import KB_CHECKS, MODEL_CHECKS, CheckContext, CheckResult
+from prodline.monitor.entities import (
+    Monitor,
+    MonitorRun,
+    monitor_from_row,
+    parse_duration,
+    parse_window,
+    run_from_row,
+)
 from prodline.monitor.report import render_report
 from prodline.store.tables import monitor_runs, monitors
 
@@ -41,43 +49,6 @@ if TYPE_CHECKING:
     from prodline.workspace import Workspace
 
 __all__ = ["Monitor", "MonitorRun", "MonitorSources", "Monitors", "parse_duration", "parse_window"]
-
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_DURATION = re.compile(r"(\d+)\s*([smhd])")
-
-
-def parse_duration(text: str, *, what: str = "duration") -> int:
-    """``"90s"``, ``"10m"``, ``"1h"``, ``"2d"`` → seconds.
-
-    >>> parse_duration("10m")
-    600
-    """
-    found = _DURATION.fullmatch(str(text).strip().lower())
-    if not found or int(found.group(1)) < 1:
-        raise InvalidInput(
-            f"{what} '{text}' is not a duration; write a number and a unit: 30s, 10m, 1h or 2d.",
-            field=what,
-        )
-    return int(found.group(1)) * _UNITS[found.group(2)]
-
-
-def parse_window(text: str | int) -> tuple[int | None, int | None]:
-    """``"1000"`` → (1000 rows, None); ``"1h"`` → (None, 3600 seconds).
-
-    >>> parse_window("1000"), parse_window("1h")
-    ((1000, None), (None, 3600))
-    """
-    value = str(text).strip()
-    if value.isdigit():
-        if int(value) < 1:
-            raise InvalidInput("window must be at least 1 row.", field="window")
-        return int(value), None
-    if _DURATION.fullmatch(value.lower()) is None:
-        raise InvalidInput(
-            f"window '{text}' is neither a number of rows (1000) nor a duration (1h, 30m).",
-            field="window",
-        )
-    return None, parse_duration(value, what="window")
 
 
 @dataclass(frozen=True)
@@ -96,90 +67,6 @@ class MonitorSources:
     """Raise NotFound when the knowledge base does not exist."""
     extra: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
     """More loaders for checks added later (e.g. a KB's chunk embeddings), by name."""
-
-
-@dataclass(frozen=True)
-class Monitor:
-    """A monitor's settings and schedule."""
-
-    name: str
-    model: str | None
-    alias: str | None
-    reference: str | None
-    kb: str | None
-    window_rows: int | None
-    window_seconds: int | None
-    checks: tuple[str, ...]
-    every_seconds: int | None
-    config: dict[str, Any]
-    enabled: bool
-    created_by: str
-    created_at: datetime
-    next_run_at: datetime | None
-    last_run_at: datetime | None
-
-    @property
-    def target(self) -> str:
-        """What it watches: ``MODEL@ALIAS`` or ``kb:NAME``."""
-        return f"{self.model}@{self.alias}" if self.model else f"kb:{self.kb}"
-
-    @property
-    def window(self) -> str:
-        """The window as typed: ``1000`` rows or a duration such as ``1h``."""
-        if self.window_rows is not None:
-            return str(self.window_rows)
-        return _format_seconds(self.window_seconds or 0)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data for ``--json``."""
-        return {
-            "name": self.name,
-            "target": self.target,
-            "model": self.model,
-            "alias": self.alias,
-            "reference": self.reference,
-            "kb": self.kb,
-            "window": self.window,
-            "checks": list(self.checks),
-            "every": _format_seconds(self.every_seconds) if self.every_seconds else None,
-            "config": self.config,
-            "enabled": self.enabled,
-            "created_by": self.created_by,
-            "created_at": self.created_at.isoformat(),
-            "next_run_at": self.next_run_at.isoformat() if self.next_run_at else None,
-            "last_run_at": self.last_run_at.isoformat() if self.last_run_at else None,
-        }
-
-
-@dataclass(frozen=True)
-class MonitorRun:
-    """One run of a monitor: its verdict, summary, report artifact and alert count."""
-
-    id: int
-    monitor: str
-    status: str
-    model_version: int | None
-    started_at: datetime
-    finished_at: datetime
-    summary: dict[str, Any]
-    report_artifact: str | None
-    alerts: int
-    runner: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data for ``--json``."""
-        return {
-            "id": self.id,
-            "monitor": self.monitor,
-            "status": self.status,
-            "model_version": self.model_version,
-            "started_at": self.started_at.isoformat(),
-            "finished_at": self.finished_at.isoformat(),
-            "summary": self.summary,
-            "report_artifact": self.report_artifact,
-            "alerts": self.alerts,
-            "runner": self.runner,
-        }
 
 
 class Monitors:
@@ -303,13 +190,13 @@ class Monitors:
             row = conn.execute(sa.select(monitors).where(monitors.c.name == name)).first()
         if row is None:
             raise NotFound(f"Monitor '{name}' does not exist; {self._known()}.")
-        return _monitor(row)
+        return monitor_from_row(row)
 
     def list(self) -> builtins.list[Monitor]:
         """Every monitor, by name."""
         with self._ws.db.read() as conn:
             rows = conn.execute(sa.select(monitors).order_by(monitors.c.name)).all()
-        return [_monitor(r) for r in rows]
+        return [monitor_from_row(r) for r in rows]
 
     def runs(self, name: str, *, limit: int = 20) -> builtins.list[MonitorRun]:
         """The monitor's runs, newest first."""
@@ -322,7 +209,7 @@ class Monitors:
                 .order_by(monitor_runs.c.id.desc())
                 .limit(limit)
             ).all()
-        return [_run(r, monitor.name) for r in rows]
+        return [run_from_row(r, monitor.name) for r in rows]
 
     def last_run(self, name: str) -> MonitorRun:
         """The newest run; NotFound when it never ran."""
@@ -368,7 +255,7 @@ class Monitors:
                     .values(next_run_at=moment + timedelta(seconds=row.every_seconds))
                 )
             if done.rowcount == 1:
-                claimed.append(_monitor(row))
+                claimed.append(monitor_from_row(row))
         return claimed
 
     def reschedule(self, name: str, next_run_at: datetime) -> None:
@@ -461,7 +348,7 @@ class Monitors:
             ),
         }
         for key, extra in self._sources.extra.items():
-            loaders[key] = lambda extra=extra: extra(monitor)
+            loaders[key] = functools.partial(extra, monitor)
         return window, info, loaders
 
     def _record(
@@ -501,7 +388,7 @@ class Monitors:
                         alerts=len(failed),
                         runner=runner,
                     )
-                ).inserted_primary_key[0]
+                ).inserted_primary_key[0]  # type: ignore[index]
             )
             conn.execute(
                 monitors.update().where(monitors.c.id == monitor_id).values(last_run_at=started)
@@ -601,45 +488,3 @@ def _json_ready(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | float | str):
         return value
     return str(value)
-
-
-def _format_seconds(seconds: int) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
-
-
-def _monitor(row: Any) -> Monitor:
-    return Monitor(
-        name=row.name,
-        model=row.model,
-        alias=row.alias,
-        reference=row.reference,
-        kb=row.kb,
-        window_rows=row.window_rows,
-        window_seconds=row.window_seconds,
-        checks=tuple(row.checks or ()),
-        every_seconds=row.every_seconds,
-        config=dict(row.config or {}),
-        enabled=bool(row.enabled),
-        created_by=row.created_by,
-        created_at=row.created_at,
-        next_run_at=row.next_run_at,
-        last_run_at=row.last_run_at,
-    )
-
-
-def _run(row: Any, name: str) -> MonitorRun:
-    return MonitorRun(
-        id=int(row.id),
-        monitor=name,
-        status=row.status,
-        model_version=row.model_version,
-        started_at=row.started_at,
-        finished_at=row.finished_at,
-        summary=dict(row.summary or {}),
-        report_artifact=row.report_artifact,
-        alerts=int(row.alerts),
-        runner=row.runner,
-    )

@@ -192,6 +192,7 @@ class Workspace:
                 load_dataset=lambda ref: self.datasets.load(ref),
                 model_metrics=lambda name, version: self.models.get(name, version).metrics,
                 kb_exists=lambda name: self.kbs.get(name),
+                rag_report=self.rag_report,
             )
             self._monitors = Monitors(self, sources, self.alerts)
         return self._monitors

@@ -130,3 +130,31 @@ def test_an_empty_window_skips_and_a_vanished_alias_is_an_error_run(sqlite_ws: W
     assert {c["status"] for c in run.summary["checks"].values()} == {"skipped"}
     with pytest.raises(NotFound, match="Monitor 'zz' does not exist; monitors are: m1"):
         sqlite_ws.monitors.run("zz")
+
+
+def test_a_knowledge_base_monitor_alerts_on_ungrounded_answers(sqlite_ws: Workspace) -> None:
+    from prodline.ledger.calls import CallWriter
+
+    ws = sqlite_ws
+    ws.kbs.create("desk", owner="support")
+    with pytest.raises(InvalidInput, match="knowledge-base monitor knows groundedness, rag_drift"):
+        ws.monitors.create("g", kb="desk", checks=["data_drift"])
+    mon = ws.monitors.create("g", kb="desk", window="100")
+    assert mon.checks == ("groundedness",) and mon.target == "kb:desk"
+
+    def calls(scores: list[float], start: int) -> None:
+        CallWriter(ws.db).write(
+            [
+                {"kb": "desk", "request_id": f"q{start + i}", "groundedness": g, "latency_ms": 5}
+                for i, g in enumerate(scores)
+            ]
+        )
+
+    calls([0.9] * 40, 0)
+    assert ws.monitors.run("g").status == "passed"
+    calls([0.1] * 30 + [0.9] * 30, 100)
+    run = ws.monitors.run("g")
+    check = run.summary["checks"]["groundedness"]
+    assert run.status == "failed" and check["share_below"] == pytest.approx(0.3)
+    alert = ws.alerts.list(kind="groundedness_low")[0]
+    assert alert.subject == "kb:desk@live" and "30.0% of 100 answers" in alert.message

@@ -284,6 +284,60 @@ def concept(ctx: CheckContext) -> CheckResult:
     )
 
 
+def groundedness(ctx: CheckContext) -> CheckResult:
+    """Share of answers whose groundedness is below the threshold, against ``max_share``."""
+    from prodline.monitor.report import series
+
+    report = ctx.get("rag")
+    settings = dict(ctx.config.get("groundedness") or {})
+    need, limit = int(settings.get("min_answers", 20)), float(settings.get("max_share", 0.2))
+    details = {k: v for k, v in report.to_dict().items() if k != "embedding_drift"}
+    details["max_share"] = limit
+    if report.answers < need or report.share_below is None:
+        message = f"{report.answers} scored answers in the window; groundedness needs {need}"
+        return CheckResult("groundedness", "skipped", message, details)
+    chart = series(
+        f"share of answers below groundedness {report.threshold:g}",
+        [w.end.strftime("%m-%d %H:%M") if w.end else str(i) for i, w in enumerate(report.windows)],
+        {"share below": [w.share_below for w in report.windows]},
+        threshold=limit,
+    )
+    share = float(report.share_below)
+    text = f"{share:.1%} of {report.answers} answers below groundedness {report.threshold:g}"
+    if share > limit:
+        return CheckResult(
+            "groundedness",
+            "failed",
+            f"{text} (more than {limit:.0%})",
+            details,
+            "groundedness_low",
+            "warning",
+            [chart],
+        )
+    return CheckResult(
+        "groundedness", "passed", f"{text} (limit {limit:.0%})", details, charts=[chart]
+    )
+
+
+def rag_drift(ctx: CheckContext) -> CheckResult:
+    """Query embeddings of the window against the knowledge base's chunk embeddings (MMD)."""
+    report = ctx.get("rag")
+    drift = report.embedding_drift
+    if drift is None:
+        return CheckResult(
+            "rag_drift",
+            "skipped",
+            "too few logged questions or chunks to compare embeddings (needs 2 of each)",
+        )
+    details = drift.to_dict()
+    text = f"MMD² {drift.mmd2:.4g} (p = {drift.p_value:.3g}) over {drift.queries} questions"
+    if drift.drift:
+        return CheckResult(
+            "rag_drift", "failed", f"query drift: {text}", details, "rag_drift", "warning"
+        )
+    return CheckResult("rag_drift", "passed", f"no query drift: {text}", details)
+
+
 MODEL_CHECKS: dict[str, Callable[[CheckContext], CheckResult]] = {
     "data_drift": data_drift,
     "prediction_drift": prediction_drift,
@@ -292,5 +346,8 @@ MODEL_CHECKS: dict[str, Callable[[CheckContext], CheckResult]] = {
 }
 """Checks a monitor on ``MODEL@ALIAS`` may run, by name."""
 
-KB_CHECKS: dict[str, Callable[[CheckContext], CheckResult]] = {}
+KB_CHECKS: dict[str, Callable[[CheckContext], CheckResult]] = {
+    "groundedness": groundedness,
+    "rag_drift": rag_drift,
+}
 """Checks a monitor on a knowledge base may run, by name."""

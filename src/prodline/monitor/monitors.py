@@ -64,6 +64,8 @@ class MonitorSources:
     model_metrics: Callable[[str, int], Mapping[str, Any]] = lambda name, version: {}
     """``(model, version) -> metrics`` registered with the version (performance floors)."""
     kb_exists: Callable[[str], object] = lambda name: None
+    rag_report: Callable[..., Any] | None = None
+    """``(kb, *, last, since, threshold, window, embeddings) -> RagReport`` (monitor.rag)."""
     """Raise NotFound when the knowledge base does not exist."""
     extra: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
     """More loaders for checks added later (e.g. a KB's chunk embeddings), by name."""
@@ -343,6 +345,7 @@ class Monitors:
             "previous": previous,
             "labelled": lambda: ws.feedback.read(str(model), since=since, last=rows),
             "calls": lambda: ws.calls.read(kb, since=since, last=rows),
+            "rag": lambda: self._rag(monitor, since, len(window)),
             "model_metrics": lambda: (
                 dict(self._sources.model_metrics(str(model), version)) if version else {}
             ),
@@ -350,6 +353,19 @@ class Monitors:
         for key, extra in self._sources.extra.items():
             loaders[key] = functools.partial(extra, monitor)
         return window, info, loaders
+
+    def _rag(self, monitor: Monitor, since: datetime | None, rows: int) -> Any:
+        if self._sources.rag_report is None:
+            raise InvalidInput("This workspace has no RAG monitoring wired in.")
+        settings = dict(monitor.config.get("groundedness") or {})
+        return self._sources.rag_report(
+            str(monitor.kb),
+            last=monitor.window_rows,
+            since=since,
+            threshold=float(settings.get("threshold", 0.5)),
+            window=max(rows // 10, 1),
+            embeddings="rag_drift" in monitor.checks,
+        )
 
     def _record(
         self,

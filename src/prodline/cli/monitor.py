@@ -31,7 +31,8 @@ def create(
     checks: str = typer.Option(
         None,
         "--checks",
-        help="Comma-separated: data_drift, prediction_drift, performance, concept.",
+        help="Comma-separated: data_drift, prediction_drift, performance, concept; "
+        "with --kb: groundedness, rag_drift.",
     ),
     every: str = typer.Option(None, "--every", help="Run by the worker every 30s/10m/1h."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),

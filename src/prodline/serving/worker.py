@@ -211,4 +211,24 @@ def build_worker(ws: Workspace, **options: Any) -> Worker:
 
     Parts that react to alerts or run on a schedule register here (one line each).
     """
-    return Worker(ws, **options)
+    worker = Worker(ws, **options)
+    ws.pipelines.reap()  # runs whose process died while no worker ran: failed, not running
+    worker.on_alert(_retrain_on_alert)
+    worker.every("pipelines", 10, _pipeline_triggers)
+    worker.every("auto-rollback", 30, _auto_rollback)
+    return worker
+
+
+def _retrain_on_alert(ws: Workspace, alert: Alert) -> None:
+    """Pipelines with the trigger ``alert:<monitor>`` retrain (once per alert, by key)."""
+    ws.pipelines.on_alert(alert)
+
+
+def _pipeline_triggers(ws: Workspace) -> None:
+    """New dataset versions and due schedules start pipeline runs; dead runs are reaped."""
+    ws.pipelines.tick()
+
+
+def _auto_rollback(ws: Workspace) -> None:
+    """Roll back guarded aliases whose new version does worse on labelled predictions."""
+    ws.auto_rollback.check_all()

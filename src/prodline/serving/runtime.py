@@ -243,17 +243,16 @@ class Runtime(ServerState):
         return 200, result.to_dict()
 
     async def _drain_log(self, timeout_s: float = 2.0) -> None:
-        """Wait (briefly) until the prediction-log queue is written."""
+        """Wait (at most ``timeout_s``) until every prediction answered so far is written
+        to the log, or shed."""
         log_writer = self.predlog
-        if not log_writer.alive or log_writer.depth() == 0:
+        target = self.answered
+        if not log_writer.alive or log_writer.written + log_writer.shed >= target:
             return
-        written = log_writer.written
         log_writer._wake.set()
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and (
-            log_writer.depth() > 0 or log_writer.written == written
-        ):
-            await asyncio.sleep(0.005)
+        while log_writer.written + log_writer.shed < target and time.monotonic() < deadline:
+            await asyncio.sleep(0.002)
 
     def error(
         self,

@@ -299,6 +299,9 @@ def lineage_tree(ws: pl.Workspace, start: str) -> Tree:
         "points_to": "points to",
         "trained": "trained on",
         "ingested_from": "ingested from",
+        "produced": "produced by",
+        "input": "input",
+        "code": "from",
     }
 
     def label(node: Any) -> str:
@@ -319,6 +322,10 @@ def lineage_tree(ws: pl.Workspace, start: str) -> Tree:
             )
         if node.kind == "alias":
             return f"[bold magenta]alias[/] {node.name}@{node.ref}"
+        if node.kind == "run":
+            return f"[bold yellow]pipeline run[/] {node.name}@{node.ref}"
+        if node.kind == "code":
+            return f"[bold]code[/] of {node.name} at {node.ref[:12]}"
         return f"[bold]{node.kind}[/] {node.name}"
 
     def add(parent: Tree, node: Any) -> None:

@@ -50,6 +50,19 @@ def test_demo_runs_the_whole_story(tmp_path: Path) -> None:
         "audit verify: ok",
         "sensitive: sex:pii(sex), age:pii(age)",
         "ingested from source UCI",
+        # drift → alert → retraining → promotion → auto-rollback (credit_monitoring.py)
+        "600 labels came back: v1 was right on",
+        "alert data_drift: credit-drift on credit-risk@production",
+        "alert performance_drop: credit-drift on credit-risk@production",
+        "registered german-credit@2: 1600 rows",
+        "pipeline run credit-retrain@1 (alert monitor:credit-drift:1:credit-retrain) on "
+        "german-credit@2: succeeded",
+        "promoted v3 to production: candidate v3 auc=",
+        "beats champion v1 auc=",
+        "credit-risk@production → v4 (the hotfix)",
+        "auto-rollback credit-risk@production → v3: v4 accuracy=",
+        "pipeline.candidate_registered",
+        "produced by pipeline run credit-retrain@1",
         # the support-desk RAG story
         "support-desk@1:",
         "sources with personal data",
@@ -70,6 +83,31 @@ def test_demo_runs_the_whole_story(tmp_path: Path) -> None:
         check=False,
     )
     assert verify.returncode == 0 and "ok," in verify.stdout
+    log = subprocess.run(
+        [*PRODLINE, "audit", "log", "--json", "--limit", "200"],
+        env=_env(tmp_path / "home"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    for action in (
+        "monitor.run",
+        "alert.raised",
+        "pipeline.run_started",
+        "pipeline.run_finished",
+        "alias.rollback",
+    ):
+        assert action in log, action
+    lineage = subprocess.run(
+        [*PRODLINE, "lineage", "credit-risk@3"],
+        env=_env(tmp_path / "home"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    assert "run:credit-retrain@1" in lineage and "dataset german-credit v2" in lineage
 
 
 @pytest.mark.slow

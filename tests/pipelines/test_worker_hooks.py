@@ -43,7 +43,8 @@ def test_a_drift_alert_retrains_once_through_the_worker(
     tick = worker.tick()
     assert tick.dispatched >= 1
     [retrain] = ws.pipelines.runs("retrain")
-    assert retrain.trigger == "alert" and retrain.trigger_key == f"alert:{alert.id}:retrain"
+    assert retrain.trigger == "alert"
+    assert retrain.trigger_key == f"monitor:m-drift:{alert.run_id}:retrain"
     assert retrain.status == "succeeded" and ws.models.alias_state("m", "production") == (2, 2)
     ws.pipelines.on_alert(alert)  # the same alert handed over again (a crash mid-dispatch)
     worker.tick()

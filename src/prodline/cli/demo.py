@@ -108,6 +108,9 @@ def run_demo(*, serve: bool, port: int, rag: bool, servers: bool) -> None:
     with open_workspace(create=True) as ws:
         server = credit.run(ws, port=port or None, servers=servers)
         try:
+            load_example("credit_monitoring").run(
+                ws, server=server, lineage_tree=credit.lineage_tree
+            )
             if rag:
                 load_example("support_desk").run(ws, servers=servers)
             if not serve or server is None:

@@ -4,7 +4,9 @@ A pipeline lists its triggers as text:
 
 - ``alert:<monitor>`` — an alert raised by that monitor (drift, performance drop; not
   the ``rollback`` alerts auto-rollback raises) starts a run; key
-  ``alert:<alert id>:<pipeline>``, so one alert never starts two retrainings;
+  ``monitor:<monitor>:<monitor run id>:<pipeline>`` (``alert:<alert id>:<pipeline>`` for
+  an alert raised outside a monitor run), so one alert — or the several alerts of one
+  monitor run — never starts two retrainings;
 - ``dataset`` — a new version of the pipeline's dataset (newer than the newest when the
   pipeline was registered) starts a run on it; key ``dataset:<pipeline>:<D@V>``;
 - ``schedule:<every>`` (``30s``, ``10m``, ``6h``, ``1d``) — a run per period; key
@@ -94,10 +96,17 @@ def on_alert(service: Pipelines, alert: Any) -> list[PipelineRun]:
     monitor = getattr(alert, "monitor", None)
     if not monitor or getattr(alert, "kind", "") == "rollback":
         return []
+    run_id = getattr(alert, "run_id", None)
     runs = []
     for p in service.list():
         if any(t.monitor == monitor for t in _triggers(p, "alert")):
-            runs.append(_safely(service, p, "alert", f"alert:{getattr(alert, 'id', '?')}:{p.name}"))
+            # the alerts of one monitor run (drift and a performance drop) retrain once
+            key = (
+                f"monitor:{monitor}:{run_id}:{p.name}"
+                if run_id is not None
+                else f"alert:{getattr(alert, 'id', '?')}:{p.name}"
+            )
+            runs.append(_safely(service, p, "alert", key))
     return [r for r in runs if r is not None]
 
 

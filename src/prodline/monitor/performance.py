@@ -303,7 +303,9 @@ def _classification(
     present = np.unique(y_true)
     if proba is not None and len(present) >= 2:
         names = [_like(c, y_true) for c in classes]
-        if len(names) == 2 and set(present) <= set(names):
+        if len(names) == 1 and len(present) == 2:  # one class's column: that class vs rest
+            auc = float(roc_auc_score(y_true == names[0], proba[:, 0]))
+        elif len(names) == 2 and set(present) <= set(names):
             column = names.index(positive) if positive in names else 1
             auc = float(roc_auc_score(y_true == names[column], proba[:, column]))
         elif len(names) > 2 and set(present) == set(names):

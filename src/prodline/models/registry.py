@@ -325,8 +325,7 @@ class ModelRegistry:
                 .order_by(alias_history.c.id)
             ).all()
         return [
-            AliasMove(r.alias, r.action, r.from_version, r.to_version, r.actor, r.at)
-            for r in rows
+            AliasMove(r.alias, r.action, r.from_version, r.to_version, r.actor, r.at) for r in rows
         ]
 
     def load_predictor(self, mv: ModelVersion) -> Predictor:

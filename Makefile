@@ -36,6 +36,11 @@ bench: $(STAMP)
 	$(BIN)/python bench/serving.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/rag.py
+	$(BIN)/python bench/cli.py
+	$(BIN)/python bench/switch.py
+	$(BIN)/python bench/drift.py
+	$(BIN)/python bench/feedback.py
+	$(BIN)/python bench/concept.py
 
 # Long: builds a 200k-vector HNSW index several times and Chroma's venv on first use.
 bench-retrieval: $(STAMP)

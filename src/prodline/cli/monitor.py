@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from prodline.cli.common import console, open_workspace, print_json, print_table
+from prodline.errors import InvalidInput
 
 app = typer.Typer(
     help="Monitors: drift, performance and concept checks on a served model.",
@@ -145,6 +146,7 @@ def show(
 def report(
     name: str = typer.Argument(..., help="Monitor name."),
     html: Path = typer.Option(..., "--html", dir_okay=False, help="Write the report here."),
+    as_json: bool = typer.Option(False, "--json", help="Print where it went, as JSON."),
 ) -> None:
     """Write the newest run's HTML report (charts inline: it opens offline).
 
@@ -152,7 +154,17 @@ def report(
     """
     with open_workspace() as ws:
         data = ws.monitors.report_html(name)
-    html.write_bytes(data)
+    try:
+        html.write_bytes(data)
+    except OSError as exc:
+        raise InvalidInput(
+            f"Cannot write the report to '{html}': {exc.strerror or exc}; "
+            "give a writable file path.",
+            field="html",
+        ) from exc
+    if as_json:
+        print_json({"monitor": name, "html": str(html), "bytes": len(data)})
+        return
     console.print(f"wrote {html}", highlight=False)
 
 

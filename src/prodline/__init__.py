@@ -15,6 +15,7 @@ from prodline.core.lazy import lazy_exports
 from prodline.core.promotion import PolicyDecision, PromotionPolicy, PromotionRequest
 from prodline.errors import (
     Conflict,
+    Forbidden,
     GateFailed,
     IntegrityError,
     InvalidInput,
@@ -37,6 +38,7 @@ __all__ = [
     "AuditEvent",
     "Conflict",
     "DatasetVersion",
+    "Forbidden",
     "GateFailed",
     "IntegrityError",
     "InvalidInput",

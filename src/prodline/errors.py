@@ -11,6 +11,7 @@ HTTP layer maps to a status (``HTTP_STATUS``) and the CLI prints as one line.
      ├── Conflict                 code "conflict"       HTTP 409
      ├── GateFailed               code "gate_failed"    HTTP 409
      ├── Unauthorized             code "unauthorized"   HTTP 401
+     ├── Forbidden                code "forbidden"      HTTP 403  (a role without the right)
      ├── IntegrityError           code "integrity"      HTTP 500  (corrupted artifact, broken chain)
      ├── UnsafeModel              code "unsafe_model"   HTTP 422  (pickles, untrusted types)
      └── StoreUnavailable         code "store_unavailable" HTTP 503
@@ -23,6 +24,7 @@ from typing import Any
 __all__ = [
     "HTTP_STATUS",
     "Conflict",
+    "Forbidden",
     "GateFailed",
     "IntegrityError",
     "InvalidInput",
@@ -79,6 +81,12 @@ class Unauthorized(ProdlineError):
     code = "unauthorized"
 
 
+class Forbidden(ProdlineError):
+    """The actor is known but their role may not do this; the message names the role needed."""
+
+    code = "forbidden"
+
+
 class IntegrityError(ProdlineError):
     """Stored bytes or history no longer match their recorded hashes."""
 
@@ -104,6 +112,7 @@ HTTP_STATUS: dict[str, int] = {
     Conflict.code: 409,
     GateFailed.code: 409,
     Unauthorized.code: 401,
+    Forbidden.code: 403,
     IntegrityError.code: 500,
     UnsafeModel.code: 422,
     StoreUnavailable.code: 503,

@@ -12,6 +12,7 @@ __all__ = [
     "alerts",
     "alias_history",
     "aliases",
+    "api_tokens",
     "audit_checkpoints",
     "audit_events",
     "audit_head",
@@ -37,6 +38,7 @@ __all__ = [
     "pipelines",
     "prediction_log",
     "prediction_segments",
+    "users",
 ]
 
 metadata = sa.MetaData()
@@ -482,4 +484,32 @@ leases = sa.Table(
     sa.Column("holder", sa.String(200), nullable=False),
     sa.Column("expires_at", TS, nullable=False),
     sa.Column("acquired_at", TS, nullable=False),
+)
+
+# Identity (ledger/identity.py): users with one role each, and their API tokens, stored
+# only as a keyed hash (HMAC-SHA256); ``prefix`` is the token's first characters, shown in
+# listings so a token can be told apart without being recoverable.
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("role", sa.String(50), nullable=False),
+    sa.Column("disabled_at", TS, nullable=True),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_id", sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("prefix", sa.String(20), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("expires_at", TS, nullable=True),
+    sa.Column("revoked_at", TS, nullable=True),
+    sa.Column("last_used_at", TS, nullable=True),
 )

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from prodline.ledger.evidence import EvidenceLog
     from prodline.ledger.feedback import FeedbackLog
     from prodline.ledger.predictions import PredictionReader
+    from prodline.ledger.retention import Retention
     from prodline.models.entities import ModelVersion
     from prodline.models.registry import ModelRegistry
     from prodline.monitor.alerts import Alerts
@@ -84,6 +85,7 @@ class Workspace:
         self._feedback: FeedbackLog | None = None
         self._alerts: Alerts | None = None
         self._monitors: Monitors | None = None
+        self._retention: Retention | None = None
         self.policy: PromotionPolicy = AllowAll()
 
     @classmethod
@@ -143,6 +145,22 @@ class Workspace:
 
             self._calls = CallReader(self.db)
         return self._calls
+
+    @property
+    def retention(self) -> Retention:
+        """Prediction-log minimisation and retention: ``set`` per model, ``purge``."""
+        if self._retention is None:
+            from prodline.ledger.retention import Retention
+
+            def model_columns(name: str) -> list[str]:
+                latest = self.models.model(name).latest_version  # NotFound names the models
+                if not latest:
+                    return []
+                return [c["name"] for c in self.models.get(name, latest).signature]
+
+            key = load_or_create_key(self.home / "keys" / "audit.key")
+            self._retention = Retention(self, key, model_columns)
+        return self._retention
 
     @property
     def evidence(self) -> EvidenceLog:

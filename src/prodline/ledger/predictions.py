@@ -40,6 +40,8 @@ from prodline.store.tables import prediction_log, prediction_segments
 if TYPE_CHECKING:
     import pandas as pd
 
+    from prodline.ledger.retention import Minimizer
+
 __all__ = ["META_COLUMNS", "Prediction", "PredictionReader", "PredictionWriter", "dumps"]
 
 log = logging.getLogger("prodline.ledger")
@@ -112,8 +114,15 @@ class PredictionWriter:
     """
 
     def __init__(
-        self, db: Database, artifacts: ArtifactStore, *, segment_rows: int = 10_000
+        self,
+        db: Database,
+        artifacts: ArtifactStore,
+        *,
+        segment_rows: int = 10_000,
+        minimize: Minimizer | None = None,
     ) -> None:
+        """``minimize`` applies the models' retention policies (``ws.retention``) to each
+        batch before it is written: hashed and dropped columns never reach the log."""
         if segment_rows < 1:
             raise InvalidInput(f"segment_rows must be at least 1, got {segment_rows}.")
         self._db = db
@@ -122,6 +131,7 @@ class PredictionWriter:
         self._open: dict[str, _Segment] = {}
         self._sql: str | None = None
         self._stamp = _driver_ts(db.is_sqlite)
+        self._minimize = minimize
 
     def write(self, batch: Sequence[Prediction], *, seal: bool = True) -> None:
         """Insert ``batch`` in one transaction (raises on failure, changing nothing), then
@@ -133,6 +143,8 @@ class PredictionWriter:
         """
         if not batch:
             return
+        if self._minimize is not None:
+            batch = self._minimize.apply(batch)
         rows = [_encode(p) for p in batch]
         stamp = self._stamp
         with self._db.tx() as conn:
@@ -167,6 +179,10 @@ class PredictionWriter:
 
     def _seal(self, model: str, segment: _Segment) -> None:
         try:
+            cutoff = self._minimize.cutoff(model) if self._minimize is not None else None
+            if cutoff is not None:  # purged from the table meanwhile: keep them purged
+                oldest = _to_micros(cutoff)
+                segment.rows = [row for row in segment.rows if row[3] >= oldest]
             frame = _frame(segment.rows)
             sha = self._artifacts.put_bytes(_parquet(frame))
             ts = frame["ts"]

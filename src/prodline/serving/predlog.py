@@ -78,7 +78,12 @@ class PredictionLog(BoundedLogWriter[LogRecord]):
             on_shed=on_shed,
         )
         self.durable = opts.durable_log
-        self._writer = PredictionWriter(ws.db, ws.artifacts, segment_rows=opts.log_segment_rows)
+        self._writer = PredictionWriter(
+            ws.db,
+            ws.artifacts,
+            segment_rows=opts.log_segment_rows,
+            minimize=ws.retention.minimizer(),  # data minimisation, in the writer thread
+        )
         # Durable mode: requests waiting for their commit, in queue order (loop thread only).
         self._waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
         self._queued = 0  # records queued by ``submit`` in durable mode (loop thread)

@@ -121,6 +121,18 @@ class ArtifactStore:
             )
         return local
 
+    def delete(self, sha: str) -> None:
+        """Remove a blob (here and in the remote store); a missing one is not an error.
+
+        Only for blobs that one record owns and that must not outlive it (a purged
+        prediction-log segment): blobs are content-addressed, so the caller must know
+        nothing else refers to the same bytes.
+        """
+        self._path(sha).unlink(missing_ok=True)
+        remote = f"{self._root}/{sha[:2]}/{sha}" if self._remote else ""
+        if remote and self._fs.exists(remote):
+            self._fs.rm_file(remote)
+
     def read_bytes(self, sha: str, *, name: str = "") -> bytes:
         """The blob's verified bytes; ``name`` labels it in the error if it is missing."""
         return self.path(sha, name=name).read_bytes()

@@ -38,6 +38,7 @@ __all__ = [
     "pipelines",
     "prediction_log",
     "prediction_segments",
+    "retention_policies",
     "users",
 ]
 
@@ -223,6 +224,18 @@ prediction_segments = sa.Table(
     sa.Column("artifact", sa.String(64), nullable=True),
     sa.Column("created_at", TS, nullable=False),
     sa.Index("ix_prediction_segments_model_ts", "model", "ts_max"),
+)
+
+# What the prediction log keeps of a model's inputs (per column: keep / hash / drop) and
+# for how long; ledger/retention.py is its one writer and one reader.
+retention_policies = sa.Table(
+    "retention_policies",
+    metadata,
+    sa.Column("model", sa.String(200), primary_key=True),
+    sa.Column("columns", JSON, nullable=False),
+    sa.Column("days", sa.Integer, nullable=True),
+    sa.Column("updated_by", sa.String(200), nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
 )
 
 # Ground truth for logged predictions, one label per predicted row (request_id, row);

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from prodline.config import Settings
-from prodline.core.promotion import AllowAll, PolicyDecision, PromotionPolicy, PromotionRequest
+from prodline.core.promotion import PolicyDecision, PromotionPolicy, PromotionRequest
 from prodline.errors import GateFailed, StoreUnavailable
 from prodline.ledger.audit import AuditLog, load_or_create_key
 from prodline.ledger.lineage import Lineage
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from prodline.data.datasets import Datasets
+    from prodline.gates.service import Gates
     from prodline.ledger.calls import CallReader
     from prodline.ledger.evidence import EvidenceLog
     from prodline.ledger.feedback import FeedbackLog
@@ -86,7 +87,11 @@ class Workspace:
         self._alerts: Alerts | None = None
         self._monitors: Monitors | None = None
         self._retention: Retention | None = None
-        self.policy: PromotionPolicy = AllowAll()
+        self._gates: Gates | None = None
+        from prodline.gates.decision import GatePolicy
+
+        # protected aliases need their risk level's checks (minimal.yaml protects none)
+        self.policy: PromotionPolicy = GatePolicy(self, lambda n, v: self.models.get(n, v))
 
     @classmethod
     def open(
@@ -214,6 +219,52 @@ class Workspace:
             )
             self._monitors = Monitors(self, sources, self.alerts)
         return self._monitors
+
+    @property
+    def gates(self) -> Gates:
+        """Promotion gates: ``check``, ``approve``, ``justify``, ``override``, ``status``."""
+        if self._gates is None:
+            from prodline.gates.service import Gates, GateSources
+
+            def holder(name: str, alias: str) -> int | None:
+                state = self.models.alias_state(name, alias)
+                return state[0] if state else None
+
+            def target(name: str, version: int) -> str | None:
+                subject = f"model:{name}@{version}"
+                for event in self.audit.events(action="model.registered", subject=subject):
+                    if event.subject == subject:
+                        return event.payload.get("target")
+                return None
+
+            def predict(name: str, version: int, frame: Any) -> Any:
+                mv = self.models.get(name, version)
+                names = [c["name"] for c in mv.signature]
+                out = self.models.load_predictor(mv).predict(
+                    {c: frame[c].to_numpy() for c in names if c in frame.columns}
+                )
+                return out.predictions, out.probabilities, out.classes
+
+            def scan_poisoning(frame: Any, label: str) -> Any:
+                from prodline.data.poisoning import scan_poisoning
+
+                return scan_poisoning(frame, label)
+
+            self._gates = Gates(
+                self,
+                GateSources(
+                    version=lambda name, ref: self.models.get(name, ref),
+                    holder=holder,
+                    dataset=lambda ref: self.datasets.get(ref),
+                    load_dataset=lambda ref: self.datasets.load(ref),
+                    predict=predict,
+                    target=target,
+                    scan_poisoning=scan_poisoning,
+                    kb=lambda name: self.kbs.get(name),
+                    kb_sources=lambda name: self.kbs.sources(name),
+                ),
+            )
+        return self._gates
 
     def drift(
         self,

@@ -12,7 +12,8 @@ from sqlalchemy.engine import Connection
 
 from prodline.config import Settings
 from prodline.core.promotion import PolicyDecision, PromotionPolicy, PromotionRequest
-from prodline.errors import GateFailed, StoreUnavailable
+from prodline.core.roles import allowed_roles, role_needed
+from prodline.errors import Forbidden, GateFailed, StoreUnavailable, Unauthorized
 from prodline.ledger.audit import AuditLog, load_or_create_key
 from prodline.ledger.lineage import Lineage
 from prodline.store.artifacts import ArtifactStore
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from prodline.ledger.calls import CallReader
     from prodline.ledger.evidence import EvidenceLog
     from prodline.ledger.feedback import FeedbackLog
+    from prodline.ledger.identity import Identity, Principal
     from prodline.ledger.predictions import PredictionReader
     from prodline.ledger.retention import Retention
     from prodline.models.entities import ModelVersion
@@ -56,7 +58,7 @@ class Workspace:
     >>> ws.close()
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, token: str | None = None) -> None:
         self.settings = settings
         self.home = settings.home
         self.db = Database(settings.db_url)
@@ -75,6 +77,17 @@ class Workspace:
         key = load_or_create_key(self.home / "keys" / "audit.key")
         self.audit = AuditLog(self.db, key, self.home / "audit.anchor", settings.actor)
         self.lineage = Lineage(self.db)
+        self._identity_key = key
+        self._identity: Identity | None = None
+        self._token = token if token is not None else os.environ.get("PRODLINE_TOKEN") or None
+        self._principal: Principal | None = None
+        self._local = True
+        self._checked_at = 0.0
+        try:
+            self._resolve_actor()
+        except BaseException:
+            self.db.dispose()
+            raise
         self._datasets: Datasets | None = None
         self._models: ModelRegistry | None = None
         self._kbs: KnowledgeBases | None = None
@@ -100,20 +113,111 @@ class Workspace:
         *,
         db_url: str | None = None,
         actor: str | None = None,
+        token: str | None = None,
     ) -> Workspace:
         """Open (creating on first use) the workspace at ``home``.
 
         ``home`` defaults to ``PRODLINE_HOME`` or ``./.prodline``; ``db_url`` (or
         ``PRODLINE_DB_URL``) moves metadata to another database, e.g. PostgreSQL.
+
+        Who acts: while the workspace has no users, the OS user (or ``actor`` /
+        ``PRODLINE_ACTOR``) acts as admin. Once users exist, the actor is the user of
+        ``token`` (or ``PRODLINE_TOKEN``), else the user named like the OS login, else
+        nobody (reads work, changes raise ``Unauthorized``); ``actor`` and
+        ``PRODLINE_ACTOR`` no longer override it.
+
+        Raises
+        ------
+        Unauthorized
+            A token that is unknown, expired or revoked, or one given to a workspace
+            without users.
         """
         settings = Settings.load(home, db_url=db_url, actor=actor)
         settings.home.mkdir(parents=True, exist_ok=True)
-        return cls(settings)
+        return cls(settings, token=token)
 
     @property
     def actor(self) -> str:
-        """Who the audit log records for this session's changes (``PRODLINE_ACTOR``, …)."""
-        return self.settings.actor
+        """Who the audit log records for this session's changes (see ``open``)."""
+        return self.audit.actor
+
+    @property
+    def principal(self) -> Principal | None:
+        """The authenticated user and role; ``None`` with no users (the OS user is admin)."""
+        return self._principal
+
+    @property
+    def identity(self) -> Identity:
+        """Users and API tokens: ``ws.identity.add_user("ada", "admin")``, ``create_token``."""
+        if self._identity is None:
+            from prodline.ledger.identity import Identity, token_key
+
+            self._identity = Identity(
+                self.db, self.audit, token_key(self._identity_key), authorize=self.authorize
+            )
+        return self._identity
+
+    def _resolve_actor(self) -> None:
+        """Find who acts (see ``open``) and make the audit log record them."""
+        import time
+
+        from prodline.ledger.identity import os_login
+
+        has_users = self.identity.has_users()
+        if self._token is not None:
+            if not has_users:
+                raise Unauthorized(
+                    f"A token was given (PRODLINE_TOKEN?) but the workspace at {self.home} has "
+                    "no users; unset PRODLINE_TOKEN, or point PRODLINE_HOME at the workspace "
+                    "that issued it.",
+                    reason="no_users",
+                )
+            self._principal = self.identity.authenticate(self._token)
+        elif has_users:
+            self._principal = self.identity.principal_of_login(os_login())
+        self._local = not has_users
+        if has_users:
+            self.audit.actor = self._principal.user if self._principal else os_login()
+        self._checked_at = time.monotonic()
+
+    def authorize(self, action: str) -> None:
+        """Raise unless this session's actor may perform ``action`` (``core.roles``).
+
+        A no-op while the workspace has no users: the OS user acts as admin. Every
+        state-changing operation calls it first, in the library itself, so the CLI, the
+        SDK and the servers obey the same table. A token's state is re-read at most every
+        30 s, so a revoked or expired token stops a long-running process too.
+
+        Raises
+        ------
+        Unauthorized
+            Nobody is authenticated, or the token has expired or been revoked.
+        Forbidden
+            The actor's role may not; the message names the role needed.
+        """
+        allowed = allowed_roles(action)
+        if self._local:
+            return
+        import time
+
+        if time.monotonic() - self._checked_at > 30.0:
+            self._resolve_actor()
+        who = self._principal
+        if who is None:
+            raise Unauthorized(
+                f"{action} needs a prodline user with role {role_needed(action)}, and "
+                f"'{self.actor}' is not one: set PRODLINE_TOKEN to a token an admin made with "
+                "prodline token create --user NAME.",
+                action=action,
+            )
+        if who.role not in allowed:
+            raise Forbidden(
+                f"{action} needs role {role_needed(action)}; '{who.user}' is {who.role}. Ask "
+                "an admin to do it, or to act as a user with that role.",
+                action=action,
+                role=who.role,
+                needed=sorted(allowed),
+            )
 
     @property
     def datasets(self) -> Datasets:
@@ -173,7 +277,7 @@ class Workspace:
         if self._evidence is None:
             from prodline.ledger.evidence import EvidenceLog
 
-            self._evidence = EvidenceLog(self.db, self.audit)
+            self._evidence = EvidenceLog(self.db, self.audit, authorize=self.authorize)
         return self._evidence
 
     @property
@@ -182,7 +286,9 @@ class Workspace:
         if self._feedback is None:
             from prodline.ledger.feedback import FeedbackLog
 
-            self._feedback = FeedbackLog(self.db, self.audit, self.predictions)
+            self._feedback = FeedbackLog(
+                self.db, self.audit, self.predictions, authorize=self.authorize
+            )
         return self._feedback
 
     @property
@@ -430,6 +536,7 @@ class Workspace:
         ('production',)
         >>> ws.close()
         """
+        self.authorize("model.promote")
         mv = self.models.get(name, version)
         state = self.models.alias_state(name, alias)
         seen = expected_revision if expected_revision is not None else (state[1] if state else 0)
@@ -445,6 +552,7 @@ class Workspace:
         Rollback is an alias move, never a rebuild: instant and audited. The policy is
         asked too (``action="rollback"``), so governance can require sign-off for it.
         """
+        self.authorize("model.rollback")
         target, revision = self.models.rollback_target(name, alias)
         state = self.models.alias_state(name, alias)
         request = self._request(

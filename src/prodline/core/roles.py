@@ -2,7 +2,7 @@
 
 Pure data, no I/O. ``Workspace.authorize(action)`` looks the action up here; the servers
 do the same for their endpoints (``predict``, ``chat``, ``feedback.add``). The table is
-the single place where a right is granted: a test walks every action × role and asserts
+the single place where a right is granted: a test walks every action and role and asserts
 the allowed set exactly.
 
 The rules:

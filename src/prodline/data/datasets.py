@@ -132,6 +132,7 @@ class Datasets:
         description: str = "",
     ) -> DatasetVersion:
         """Register a CSV/Parquet file or a DataFrame as a new immutable version."""
+        self._ws.authorize("dataset.register")
         import pandas as pd
 
         check_name("Dataset", name)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import builtins
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -78,9 +78,12 @@ class EvidenceLog:
     >>> ws.close()
     """
 
-    def __init__(self, db: Database, audit: AuditLog) -> None:
+    def __init__(
+        self, db: Database, audit: AuditLog, authorize: Callable[[str], None] | None = None
+    ) -> None:
         self._db = db
         self._audit = audit
+        self._authorize = authorize
 
     def record(
         self,
@@ -117,6 +120,8 @@ class EvidenceLog:
             An empty subject or kind, a summary that is not a JSON object, or an artifact
             that is not a sha256 hex digest.
         """
+        if self._authorize is not None:
+            self._authorize("evidence.record")
         for name, value, limit in (("subject", subject, 500), ("kind", kind, 100)):
             if not isinstance(value, str) or not value.strip() or len(value) > limit:
                 raise InvalidInput(

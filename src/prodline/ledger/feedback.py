@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import builtins
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -87,10 +87,17 @@ class FeedbackLog:
     >>> ws.feedback.read("credit-risk", last=10_000)["label"]  # doctest: +SKIP
     """
 
-    def __init__(self, db: Database, audit: AuditLog, predictions: PredictionReader) -> None:
+    def __init__(
+        self,
+        db: Database,
+        audit: AuditLog,
+        predictions: PredictionReader,
+        authorize: Callable[[str], None] | None = None,
+    ) -> None:
         self._db = db
         self._audit = audit
         self._predictions = predictions
+        self._authorize = authorize
 
     # -- the writer ------------------------------------------------------------------
     def add(
@@ -121,6 +128,8 @@ class FeedbackLog:
             A record lacks a field or has a wrong type; the message names it as
             ``feedback[i].field``. Nothing of the batch is stored then.
         """
+        if self._authorize is not None:
+            self._authorize("feedback.add")
         batch = _validate(_records(records))
         if not batch:
             return FeedbackResult(0, 0, 0)

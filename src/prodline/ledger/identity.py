@@ -24,6 +24,7 @@ from __future__ import annotations
 import builtins
 import hashlib
 import hmac
+import os
 import re
 import secrets
 from collections.abc import Callable
@@ -40,12 +41,28 @@ from prodline.ledger.audit import AuditLog
 from prodline.store.db import Database
 from prodline.store.tables import api_tokens, users
 
-__all__ = ["Identity", "Principal", "Token", "User", "parse_expiry", "token_key"]
+__all__ = ["Identity", "Principal", "Token", "User", "os_login", "parse_expiry", "token_key"]
 
 TOKEN_PREFIX = "plt_"
 _PREFIX_CHARS = 12  # "plt_" and 8 random characters: enough to tell tokens apart
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def os_login() -> str:
+    """The OS account this process runs as, from its real uid (not ``$USER``, which anyone
+    can set); ``getpass`` where there is no passwd entry."""
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_name
+    except (ImportError, KeyError):
+        import getpass
+
+        try:
+            return getpass.getuser()
+        except (KeyError, OSError):
+            return "unknown"
 
 
 def token_key(audit_key: bytes) -> bytes:
@@ -212,9 +229,7 @@ class Identity:
         now = datetime.now(UTC)
         with self._db.tx() as conn:
             if conn.execute(sa.select(users.c.id).where(users.c.name == name)).first():
-                raise Conflict(
-                    f"User '{name}' already exists; see prodline user list.", user=name
-                )
+                raise Conflict(f"User '{name}' already exists; see prodline user list.", user=name)
             first = conn.execute(sa.select(users.c.id).limit(1)).first() is None
             if first and role != "admin":
                 raise InvalidInput(
@@ -345,7 +360,9 @@ class Identity:
                     f"user:{token.user}",
                     {"token_id": token_id, "prefix": token.prefix},
                 )
-                token = _token(conn.execute(_token_query().where(api_tokens.c.id == token_id)).one())
+                token = _token(
+                    conn.execute(_token_query().where(api_tokens.c.id == token_id)).one()
+                )
         return token
 
     def authenticate(self, secret: str, *, touch: bool = True) -> Principal:
@@ -391,9 +408,7 @@ class Identity:
         if touch:
             with self._db.tx() as conn:
                 conn.execute(
-                    api_tokens.update()
-                    .where(api_tokens.c.id == token.id)
-                    .values(last_used_at=now)
+                    api_tokens.update().where(api_tokens.c.id == token.id).values(last_used_at=now)
                 )
         return Principal(token.user, token.role, token.id, token.expires_at)
 

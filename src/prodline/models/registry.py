@@ -59,6 +59,7 @@ class ModelRegistry:
         self, name: str, *, owner: str = "", description: str = "", risk_level: str = "minimal"
     ) -> RegisteredModel:
         """Create a registered model before its first version (owner, purpose, risk)."""
+        self._ws.authorize("model.create")
         check_name("Model", name)
         _check_risk(risk_level)
         with self._ws.tx() as conn:
@@ -76,6 +77,7 @@ class ModelRegistry:
         risk_level: str | None = None,
     ) -> RegisteredModel:
         """Change a registered model's owner, description or risk level (audited)."""
+        self._ws.authorize("model.update")
         if risk_level is not None:
             _check_risk(risk_level)
         with self._ws.tx() as conn:
@@ -146,6 +148,7 @@ class ModelRegistry:
         owner : str, optional
             The owning team, when this creates the model (default: the actor).
         """
+        self._ws.authorize("model.register")
         from prodline.models import flavors
 
         check_name("Model", name)
@@ -387,6 +390,7 @@ class ModelRegistry:
 
     def archive(self, name: str, version: int) -> ModelVersion:
         """Retire a version; it can no longer be promoted. An alias holding it blocks this."""
+        self._ws.authorize("model.archive")
         with self._ws.tx() as conn:
             model = self._model_row(conn, name)
             if self._status(conn, model.id, name, version) == "archived":

@@ -244,6 +244,7 @@ class Alerts:
         monitor: str | None = None,
     ) -> Alert:
         """Record an alert in a transaction of its own (``record`` joins the caller's)."""
+        self._ws.authorize("monitor.alert")
         with self._ws.tx() as conn:
             return self.record(
                 conn,

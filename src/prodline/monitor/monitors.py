@@ -103,6 +103,7 @@ class Monitors:
         Conflict
             A monitor of that name exists.
         """
+        self._ws.authorize("monitor.create")
         check_name("Monitor", name)
         if (model is None) == (kb is None):
             raise InvalidInput(
@@ -277,6 +278,7 @@ class Monitors:
         other checks still run. The alias resolving to no version makes the run an
         ``error`` too, recorded rather than raised, so a schedule keeps going.
         """
+        self._ws.authorize("monitor.run")
         monitor = self.get(name)
         started = datetime.now(UTC)
         version: int | None = None

@@ -101,6 +101,7 @@ class Pipelines:
         Conflict
             If ``name`` exists and ``replace_existing`` is false.
         """
+        self._ws.authorize("pipeline.register")
         check_name("Pipeline", name)
         check_name("Dataset", dataset)
         check_name("Model", model)
@@ -290,6 +291,7 @@ class Pipelines:
             No such pipeline or dataset version, or the model has versions but no such
             alias (there is no champion to compare with).
         """
+        self._ws.authorize("pipeline.run")
         from prodline.pipelines.runner import execute
 
         key = trigger_key or f"manual:{name}:{uuid.uuid4().hex}"
@@ -308,6 +310,7 @@ class Pipelines:
 
     def approve(self, name: str, number: int) -> PipelineRun:
         """Promote the candidate of a run ``awaiting_approval`` (through ``ws.promote``)."""
+        self._ws.authorize("pipeline.approve")
         run = self.run_info(name, number)
         if run.status != "awaiting_approval" or run.candidate_version is None:
             raise Conflict(
@@ -337,11 +340,13 @@ class Pipelines:
 
     def on_alert(self, alert: Any) -> builtins.list[PipelineRun]:
         """Start the pipelines whose trigger is ``alert:<the alert's monitor>``."""
+        self._ws.authorize("pipeline.run")
         return trig.on_alert(self, alert)
 
     def tick(self, *, now: datetime | None = None) -> builtins.list[PipelineRun]:
         """The worker's periodic call: reap dead runs, then run new-dataset and due
         scheduled triggers (each at most once, by trigger key)."""
+        self._ws.authorize("pipeline.run")
         return trig.tick(self, now=now or datetime.now(UTC))
 
     # -- internals ---------------------------------------------------------------------

@@ -103,6 +103,7 @@ class KnowledgeBases:
 
         Raises ``Conflict`` when the name is taken, ``InvalidInput`` without an owner.
         """
+        self._ws.authorize("kb.create")
         check_name("Knowledge base", name)
         if not owner:
             raise InvalidInput("A knowledge base needs an owner; pass --owner.", field="owner")
@@ -205,6 +206,7 @@ class KnowledgeBases:
         from the given folders. A folder's file symlinks pointing outside it are skipped
         unless ``follow_symlinks``. See :func:`prodline.rag.ingest.ingest`.
         """
+        self._ws.authorize("kb.ingest")
         from prodline.rag.ingest import ingest
 
         return ingest(
@@ -253,6 +255,7 @@ class KnowledgeBases:
 
     def remove(self, name: str, source: str) -> int:
         """Drop one source's chunks; returns how many chunks were removed."""
+        self._ws.authorize("kb.remove")
         from prodline.rag.ingest import remove_source, writer_lock
 
         self.get(name)

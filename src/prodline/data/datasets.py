@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
+    from prodline.data.poisoning import PoisoningReport
     from prodline.workspace import Workspace
 
 __all__ = ["DatasetVersion", "Datasets", "parse_ref"]
@@ -365,6 +366,18 @@ class Datasets:
         import pandas as pd
 
         return pd.read_parquet(path)
+
+    def scan_poisoning(self, ref: str, *, target: str, **options: Any) -> PoisoningReport:
+        """Scan version ``ref`` (``"name@3"``) for suspect training rows: label errors,
+        outliers, conflicting duplicates, odd provenance (see ``prodline.data.poisoning``).
+
+        ``options`` go to :func:`~prodline.data.poisoning.scan_poisoning` (``features``,
+        ``provenance_column``, ``threshold``, ``seed``). Reading only: nothing is recorded;
+        the gates store the report as evidence.
+        """
+        from prodline.data.poisoning import scan_poisoning
+
+        return scan_poisoning(self.load(ref), target, **options)
 
     def _known(self) -> str:
         names = [d.name for d in self.list()]

@@ -41,6 +41,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/drift.py
 	$(BIN)/python bench/feedback.py
 	$(BIN)/python bench/concept.py
+	$(BIN)/python bench/fairness.py
+	$(BIN)/python bench/poisoning.py
 
 # Long: builds a 200k-vector HNSW index several times and Chroma's venv on first use.
 bench-retrieval: $(STAMP)

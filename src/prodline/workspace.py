@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
+    from prodline.compliance.service import Compliance
     from prodline.data.datasets import Datasets
     from prodline.gates.service import Gates
     from prodline.ledger.calls import CallReader
@@ -100,6 +101,7 @@ class Workspace:
         self._alerts: Alerts | None = None
         self._monitors: Monitors | None = None
         self._retention: Retention | None = None
+        self._compliance: Compliance | None = None
         self._gates: Gates | None = None
         from prodline.gates.decision import GatePolicy
 
@@ -270,6 +272,35 @@ class Workspace:
             key = load_or_create_key(self.home / "keys" / "audit.key")
             self._retention = Retention(self, key, model_columns)
         return self._retention
+
+    @property
+    def compliance(self) -> Compliance:
+        """EU AI Act classification, Annex IV documents, signed record-keeping bundles."""
+        if self._compliance is None:
+            from prodline.compliance.service import Compliance, ComplianceSources
+
+            def dataset(ref: str) -> dict[str, Any]:
+                ds = self.datasets.get(ref)
+                return ds.to_dict() | {"ref": ds.ref}
+
+            def monitors(name: str) -> list[dict[str, Any]]:
+                return [m.to_dict() for m in self.monitors.list() if m.model == name]
+
+            def set_risk(name: str, level: str) -> None:
+                self.models.update(name, risk_level=level)
+
+            self._compliance = Compliance(
+                self,
+                ComplianceSources(
+                    model=lambda name: self.models.model(name).to_dict(),
+                    version=lambda name, ref: self.models.get(name, ref).to_dict(),
+                    versions=lambda name: [v.to_dict() for v in self.models.versions(name)],
+                    dataset=dataset,
+                    monitors=monitors,
+                    set_risk=set_risk,
+                ),
+            )
+        return self._compliance
 
     @property
     def evidence(self) -> EvidenceLog:

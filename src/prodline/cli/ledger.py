@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -11,6 +12,7 @@ from prodline.cli.common import console, open_workspace, print_json, print_table
 if TYPE_CHECKING:
     from rich.tree import Tree
 
+    from prodline.compliance.bundle import BundleCheck
     from prodline.ledger.audit import VerifyResult
     from prodline.ledger.lineage import LineageNode
     from prodline.workspace import Workspace
@@ -52,13 +54,27 @@ def audit_log(
 
 
 @audit_app.command("verify")
-def audit_verify(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+def audit_verify(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    bundle: Path = typer.Option(
+        None, "--bundle", help="Check an exported bundle folder offline instead."
+    ),
+) -> None:
     """Recompute the hash chain and check signed checkpoints; exit 1 if tampered.
 
-    Example: prodline audit verify --json
+    With --bundle, checks a bundle from prodline compliance export without the database
+    (needs the workspace key: PRODLINE_AUDIT_KEY or the workspace's key file).
+
+    Example: prodline audit verify --json; prodline audit verify --bundle bundle-2026-05
     """
-    with open_workspace() as ws:
-        result = ws.audit.verify()
+    if bundle is not None:
+        from prodline.cli.compliance import audit_key_offline
+        from prodline.compliance.bundle import verify_bundle
+
+        result = verify_bundle(bundle, audit_key_offline())
+    else:
+        with open_workspace() as ws:
+            result = ws.audit.verify()
     if as_json:
         print_json(_verify_dict(result))
         if not result.ok:
@@ -71,7 +87,7 @@ def audit_verify(as_json: bool = typer.Option(False, "--json", help="Print JSON.
     raise typer.Exit(1)
 
 
-def _verify_dict(result: VerifyResult) -> dict[str, Any]:
+def _verify_dict(result: VerifyResult | BundleCheck) -> dict[str, Any]:
     from dataclasses import asdict
 
     return asdict(result) | {"message": str(result)}

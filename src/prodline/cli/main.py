@@ -15,6 +15,8 @@ import typer
 
 from prodline.cli import data, drift, feedback, kb, ledger, model, monitor
 from prodline.cli.common import console, err_console, open_workspace, print_json, split_ref
+from prodline.cli.compliance import app as compliance_app
+from prodline.cli.compliance import retention_app
 from prodline.cli.identity import token_app, user_app
 from prodline.cli.pipeline import app as pipeline_app
 from prodline.errors import InvalidInput, ProdlineError
@@ -39,6 +41,8 @@ app.add_typer(monitor.app, name="monitor")
 app.add_typer(monitor.alerts_app, name="alerts")
 app.command("worker")(monitor.worker)
 app.command("drift")(drift.drift)
+app.add_typer(compliance_app, name="compliance")
+app.add_typer(retention_app, name="retention")
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 

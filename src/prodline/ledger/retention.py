@@ -211,6 +211,7 @@ class Retention:
         NotFound
             An unknown model.
         """
+        self._ws.authorize("retention.purge")  # the table has one right for both
         known = list(self._model_columns(model))
         changes = dict(columns or {})
         for column, action in changes.items():
@@ -292,6 +293,7 @@ class Retention:
         deletion and its ``retention.purged`` audit event commit together; the Parquet
         files of deleted or rewritten segments are removed after the commit.
         """
+        self._ws.authorize("retention.purge")
         if model is not None:
             self.get(model)
         moment = now or datetime.now(UTC)

@@ -257,6 +257,9 @@ def test_kb_with_pii_needs_a_justification_before_serving(sqlite_ws: Workspace) 
     ws.gates._src = dataclasses.replace(
         ws.gates._src, kb=lambda name: KB(), kb_sources=lambda name: sources
     )
+    ws.gates.require_kb("desk")  # not protected: served as before
+    (ws.home / "policies").mkdir()
+    (ws.home / "policies" / "kb.yaml").write_text("protected_kbs: [desk]\n")
     with pytest.raises(GateFailed, match="prodline gate justify kb:desk"):
         ws.gates.require_kb("desk")
     ws.gates.justify("kb:desk", "HR answers need contact emails")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import typer
 
-from prodline.cli import data, drift, feedback, kb, ledger, model, monitor
+from prodline.cli import data, drift, feedback, gate, kb, ledger, model, monitor
 from prodline.cli.common import console, err_console, open_workspace, print_json, split_ref
 from prodline.cli.compliance import app as compliance_app
 from prodline.cli.compliance import retention_app
@@ -34,6 +34,7 @@ app.add_typer(ledger.audit_app, name="audit")
 app.add_typer(kb.app, name="kb")
 app.add_typer(pipeline_app, name="pipeline")
 app.add_typer(feedback.app, name="feedback")
+app.add_typer(gate.app, name="gate")
 app.command("promote")(model.promote)
 app.command("rollback")(model.rollback)
 app.command("lineage")(ledger.lineage)

@@ -10,7 +10,7 @@ Examples
 --------
 >>> import numpy as np
 >>> y = np.array([0, 1, 1, 0])
->>> r = evaluation(y, (y, None, None), None, {"min": {"accuracy": 0.9}, "max": {}})
+>>> r = evaluation(y, (y, None, [0, 1]), None, {"min": {"accuracy": 0.9}, "max": {}})
 >>> r.passed, r.summary["candidate"]["accuracy"]
 (True, 1.0)
 """

@@ -37,7 +37,7 @@ import orjson
 
 from prodline.errors import InvalidInput
 
-__all__ = ["CHECKS", "LEVELS", "Policy", "load_policy", "policy_files"]
+__all__ = ["CHECKS", "LEVELS", "Policy", "load_kb_policy", "load_policy", "policy_files"]
 
 LEVELS = ("minimal", "limited", "high")
 """Risk levels, lowest first (the registry's ``RISK_LEVELS``)."""
@@ -178,6 +178,42 @@ def load_policy(level: str, home: str | os.PathLike[str]) -> Policy:
         checks=checks,
         sources=tuple(sources),
     )
+
+
+def load_kb_policy(home: str | os.PathLike[str]) -> tuple[str, ...]:
+    """The protected knowledge bases (``policies/kb.yaml``: ``protected_kbs``; ``*`` = all).
+
+    Raises
+    ------
+    InvalidInput
+        An unknown key, or ``protected_kbs`` that is not a list of names.
+    """
+    import yaml
+
+    shipped = resources.files("prodline.gates").joinpath("policies", "kb.yaml")
+    override = Path(home) / "policies" / "kb.yaml"
+    found: tuple[str, ...] = ()
+    for where, text in (
+        ("prodline/gates/policies/kb.yaml", shipped.read_text(encoding="utf-8")),
+        (str(override), override.read_text(encoding="utf-8") if override.is_file() else None),
+    ):
+        if text is None:
+            continue
+        try:
+            data = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            raise InvalidInput(f"The policy file {where} is not valid YAML: {exc}.") from exc
+        if not isinstance(data, dict):
+            raise InvalidInput(f"The policy file {where} must be a mapping of keys.")
+        _unknown(data, {"description", "protected_kbs"}, where, "")
+        names = data.get("protected_kbs", list(found))
+        if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+            raise InvalidInput(
+                f'protected_kbs in {where} must be a list of knowledge-base names (or "*").',
+                field="protected_kbs",
+            )
+        found = tuple(names)
+    return found
 
 
 def _check_level(level: str) -> None:

@@ -25,7 +25,7 @@ from prodline.core.refs import node
 from prodline.errors import Conflict, GateFailed, InvalidInput
 from prodline.gates import checks as ck
 from prodline.gates.decision import GateReport, judge
-from prodline.gates.policy import Policy, load_policy
+from prodline.gates.policy import Policy, load_kb_policy, load_policy
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -64,9 +64,7 @@ class Gates:
         return load_policy(level, self._ws.home)
 
     def _authorize(self, action: str) -> None:
-        authorize = getattr(self._ws, "authorize", None)
-        if authorize is not None:
-            authorize(action)
+        self._ws.authorize(action)  # Forbidden names the role needed (no users: a no-op)
 
     # -- running checks --------------------------------------------------------------------
     def check(
@@ -202,10 +200,12 @@ class Gates:
             "thresholds": thresholds,
             "report": report.to_dict(),
         }
-        reasons = tuple(
-            f"{w} on {ref}; mitigate (e.g. fairlearn ThresholdOptimizer), register and check again"
-            for w in why
-        )
+        reasons: tuple[str, ...] = ()
+        if not passed:
+            reasons = (
+                f"on {ref}: {'; '.join(why)}; mitigate (e.g. fairlearn ThresholdOptimizer), "
+                "register the mitigated version and check it",
+            )
         return ck.CheckResult("fairness", bool(passed), summary, reasons)
 
     def _poisoning(
@@ -309,6 +309,9 @@ class Gates:
         """Whether KB ``name`` may be served: PII/PHI chunks need a recorded justification."""
         kb = self._src.kb(name)
         subject = f"kb:{kb.name}@{kb.version}"
+        protected = load_kb_policy(self._ws.home)
+        if kb.name not in protected and "*" not in protected:
+            return GateReport(subject, "serve", "kb", (), {})
         sensitive = {
             s["source"]: {"level": s["sensitivity"], "kinds": s.get("kinds", [])}
             for s in self._src.kb_sources(name)

@@ -71,7 +71,10 @@ def serve_rag(
         An unknown provider, or clearance, threshold or k out of range.
     Conflict
         The port is taken.
+    GateFailed
+        The knowledge base holds PII/PHI chunks and no justification is recorded.
     """
+    ws.gates.require_kb(kb)  # PII/PHI chunks of a protected KB need a recorded justification
     sock = bind(host, port)
     try:
         port = int(sock.getsockname()[1])

@@ -365,6 +365,14 @@ def report(rows: list[Row], header: str) -> None:
     console.print(line, highlight=False, soft_wrap=True)
 
 
+def logged_calls(home: Path) -> int:
+    """Rows of the KB's call log (the ledger's ``llm_calls`` table)."""
+    from prodline.workspace import Workspace
+
+    with Workspace.open(home) as ws:
+        return len(ws.calls.read(KB))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=300, help="requests per row (<= 500)")
@@ -384,8 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         chunks, build_s = build_kb(home, docs, args.fresh)
         rows = [bench_search(home, rows_qs[0])]
-        log_file = home / "logs" / f"rag-{KB}.jsonl"
-        before = len(log_file.read_bytes().splitlines()) if log_file.exists() else 0
+        before = logged_calls(home)
         port = free_port()
         url = f"http://{HOST}:{port}"
         with open(RUN / "server.log", "w") as log:
@@ -406,13 +413,13 @@ def main(argv: list[str] | None = None) -> int:
     except BenchError as exc:
         console.print(f"[red]bench failed:[/] {exc}", markup=True, highlight=False)
         return 1
-    logged = len(log_file.read_bytes().splitlines()) - before
+    logged = logged_calls(home) - before
     header = (
         f"rag bench: KB '{KB}' = README.md + 50 generated docs, {chunks} chunks "
         f"(ready in {build_s:.1f} s); {n} distinct questions per row; extractive answerer; "
         f"server: prodline serve rag (1 worker, uvloop/httptools) in its own process; "
         f"load average at start {load_at_start:.2f} on {os.cpu_count()} cpus; "
-        f"RAG log lines written {logged}, "
+        f"RAG calls logged {logged}, "
         f"shed {seen.get('prodline_rag_log_shed_total', 0):g}, "
         f"flagged {seen.get('prodline_rag_flagged_total', 0):g}"
     )

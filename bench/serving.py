@@ -5,6 +5,8 @@ One worker per server, the same seeded 2-feature LogisticRegression, the same lo
 
 - ``inprocess``: ``model.predict`` on a 1-row ndarray and on a 1-row DataFrame (the limit);
 - ``prodline``: ``prodline serve bench@production``, set up through the real CLI;
+- ``auth``: the same with ``--auth token``, every request carrying a ``service`` user's
+  bearer token (target: >= 0.9x the throughput without auth);
 - ``durable``: the same with ``--durable-log`` (an answer waits for its log record's commit;
   requests in flight share one commit), next to the default's in-memory log queue;
 - ``minimal``: ``bench/serving_minimal_app.py`` under uvicorn (parse JSON, predict, reply);
@@ -39,7 +41,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any, TextIO
@@ -58,7 +60,7 @@ RUN = OUT / "serving"
 MLFLOW_VENV = OUT / "mlflow-venv"
 # 3.18.0 is on PyPI but its mlflow-skinny==3.18.0 is not yet, so pip cannot resolve it.
 MLFLOW_VERSION = "3.17.2"
-PARTS = ("inprocess", "prodline", "durable", "minimal", "mlflow")
+PARTS = ("inprocess", "prodline", "auth", "durable", "minimal", "mlflow")
 ALIASES = {
     "minimal-fastapi": "minimal",
     "fastapi": "minimal",
@@ -66,6 +68,7 @@ ALIASES = {
     "prodline-durable": "durable",
 }
 DURABLE = "prodline --durable-log"
+AUTHED = "prodline --auth token"
 FEATURES = ["x1", "x2"]
 SEED = 0
 N_BODIES = 64  # distinct request bodies, cycled by wrk, so no answer can be cached
@@ -108,6 +111,7 @@ class Server:
     predict_path: str
     body: Callable[[float, float], dict[str, Any]]
     startup_timeout: float
+    headers: dict[str, str] = field(default_factory=dict)  # sent with every predict request
 
 
 # --------------------------------------------------------------------------- model and data
@@ -226,10 +230,17 @@ def tail(path: Path, lines: int = 15) -> str:
     return "\n".join("    " + line for line in text[-lines:])
 
 
-def request(port: int, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+def request(
+    port: int,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    extra: dict[str, str] | None = None,
+) -> tuple[int, bytes]:
     conn = http.client.HTTPConnection(HOST, port, timeout=5)
     try:
         headers = {"Content-Type": "application/json"} if body is not None else {}
+        headers.update(extra or {})
         conn.request(method, path, body=body, headers=headers)
         resp = conn.getresponse()
         return resp.status, resp.read()
@@ -274,7 +285,8 @@ def find_predictions(obj: Any) -> list[Any] | None:
 
 def check_answer(port: int, server: Server, a: float, b: float, expected: int) -> None:
     """One request before the load: 200 and the in-process prediction, or the run is void."""
-    status, raw = request(port, "POST", server.predict_path, json.dumps(server.body(a, b)).encode())
+    body = json.dumps(server.body(a, b)).encode()
+    status, raw = request(port, "POST", server.predict_path, body, server.headers)
     if status != 200:
         raise BenchError(
             f"{server.name}: POST {server.predict_path} answered {status}: {raw[:300]!r}"
@@ -320,8 +332,10 @@ end
 
 def write_lua(server: Server, inputs: np.ndarray) -> Path:
     bodies = ",\n".join(f"  [[{json.dumps(server.body(float(a), float(b)))}]]" for a, b in inputs)
-    path = RUN / f"{server.name}.lua"
-    path.write_text(LUA_TEMPLATE.format(n=len(inputs), bodies=bodies, path=server.predict_path))
+    path = RUN / f"{server.name.replace(' ', '_')}.lua"
+    lua = LUA_TEMPLATE.format(n=len(inputs), bodies=bodies, path=server.predict_path)
+    extra = "".join(f'wrk.headers["{k}"] = "{v}"\n' for k, v in server.headers.items())
+    path.write_text(lua.replace('wrk.method = "POST"\n', 'wrk.method = "POST"\n' + extra, 1))
     return path
 
 
@@ -345,7 +359,8 @@ def bench_server(
     server: Server, inputs: np.ndarray, expected: np.ndarray, duration: float, warmup: float
 ) -> Result:
     logs = RUN / "logs"
-    server_log, wrk_log = logs / f"{server.name}.log", logs / f"{server.name}.wrk.log"
+    stem = server.name.replace(" ", "_")
+    server_log, wrk_log = logs / f"{stem}.log", logs / f"{stem}.wrk.log"
     port = free_port()
     with server_log.open("w") as slog, wrk_log.open("w") as wlog:
         proc = start(server.argv(port), server.env, slog)
@@ -374,7 +389,7 @@ def bench_server(
 # --------------------------------------------------------------------------- the servers
 
 
-def run_cli(argv: list[str], env: dict[str, str], log: TextIO) -> None:
+def run_cli(argv: list[str], env: dict[str, str], log: TextIO) -> str:
     log.write(f"$ {' '.join(argv)}\n")
     log.flush()
     out = subprocess.run(
@@ -387,21 +402,25 @@ def run_cli(argv: list[str], env: dict[str, str], log: TextIO) -> None:
             f"`{' '.join(Path(argv[0]).name if i == 0 else a for i, a in enumerate(argv))}` "
             f"exited {out.returncode}: {(out.stderr or out.stdout).strip()[-500:]}"
         )
+    return out.stdout
 
 
-def prodline_server(cli: Path, *, durable: bool = False) -> Server:
+def prodline_server(cli: Path, *, durable: bool = False, auth: bool = False) -> Server:
     """``prodline serve`` in a fresh home; ``durable``: with ``--durable-log`` (each answer
-    waits for its log record's commit, shared by the requests in flight)."""
+    waits for its log record's commit, shared by the requests in flight); ``auth``: with
+    ``--auth token``, every request carrying a ``service`` user's bearer token."""
     if not cli.exists():
         raise BenchError(
             f"prodline CLI not found at {cli}: install the package into the venv "
             f"(`.venv/bin/pip install -e .`) or pass --prodline PATH; "
             f"or leave prodline out with --only inprocess,minimal,mlflow"
         )
-    home = RUN / ("prodline-durable-home" if durable else "prodline-home")
+    label = "prodline-durable" if durable else "prodline-auth" if auth else "prodline"
+    home = RUN / f"{label}-home"
     home.mkdir()
     env = {**os.environ, "PRODLINE_HOME": str(home)}
-    setup_log = RUN / "logs" / f"{'prodline-durable' if durable else 'prodline'}-setup.log"
+    env.pop("PRODLINE_TOKEN", None)
+    setup_log = RUN / "logs" / f"{label}-setup.log"
     with setup_log.open("w") as log:
         for argv in (
             ["init"],
@@ -412,9 +431,15 @@ def prodline_server(cli: Path, *, durable: bool = False) -> Server:
             ["promote", "bench@1", "--to", "production"],
         ):  # fmt: skip
             run_cli([str(cli), *argv], env, log)
-    flags = ["--durable-log"] if durable else []
+        headers: dict[str, str] = {}
+        if auth:  # an admin runs the server; the load generator holds a service token
+            add = [str(cli), "user", "add", "bench-admin", "--role", "admin", "--token", "--json"]
+            env["PRODLINE_TOKEN"] = json.loads(run_cli(add, env, log))["token"]
+            add = [str(cli), "user", "add", "bench-app", "--role", "service", "--token", "--json"]
+            headers["Authorization"] = f"Bearer {json.loads(run_cli(add, env, log))['token']}"
+    flags = ["--durable-log"] if durable else ["--auth", "token"] if auth else []
     return Server(
-        DURABLE if durable else "prodline",
+        DURABLE if durable else AUTHED if auth else "prodline",
         lambda port: [
             *(str(cli), "serve", "bench@production", "--host", HOST, "--port", str(port)),
             *flags,
@@ -424,6 +449,7 @@ def prodline_server(cli: Path, *, durable: bool = False) -> Server:
         predict_path="/v1/models/bench/predict",
         body=inputs_body,
         startup_timeout=60,
+        headers=headers,
     )
 
 
@@ -587,6 +613,8 @@ def report(results: dict[str, Result], header: str) -> None:
         f"ratio: {DURABLE}/prodline throughput = {ratio(results, DURABLE, 'prodline', rps)}, "
         f"p50 = {ratio(results, DURABLE, 'prodline', lat)} (durable: no acknowledged "
         "prediction lost to kill -9)",
+        f"ratio: {AUTHED}/prodline throughput = {ratio(results, AUTHED, 'prodline', rps)} "
+        f"(target >= 0.9x), p50 = {ratio(results, AUTHED, 'prodline', lat)}",
     ]
     for line in lines:
         console.print(line, highlight=False, soft_wrap=True)
@@ -662,12 +690,14 @@ def main(argv: list[str] | None = None) -> int:
     builders: dict[str, Callable[[], Server]] = {
         "prodline": lambda: prodline_server(args.prodline),
         "durable": lambda: prodline_server(args.prodline, durable=True),
+        "auth": lambda: prodline_server(args.prodline, auth=True),
         "minimal": minimal_server,
         "mlflow": lambda: mlflow_server(args.mlflow_version),
     }
     names = {
         "prodline": "prodline",
         "durable": DURABLE,
+        "auth": AUTHED,
         "minimal": "minimal-fastapi",
         "mlflow": "mlflow",
     }

@@ -155,7 +155,11 @@ class Workspace:
             from prodline.ledger.identity import Identity, token_key
 
             self._identity = Identity(
-                self.db, self.audit, token_key(self._identity_key), authorize=self.authorize
+                self.db,
+                self.audit,
+                token_key(self._identity_key),
+                authorize=lambda action: self.authorize(action),  # late-bound: tests may spy
+                tx=self.tx,
             )
         return self._identity
 

@@ -111,18 +111,26 @@ def serve(
         "--durable-log",
         help="Answer a prediction only once its log record is committed (survives kill -9).",
     ),
+    auth: str = typer.Option(
+        "none",
+        "--auth",
+        help="none, or token: every route but health needs 'Authorization: Bearer <token>' "
+        "of a service (or ml-engineer, admin) user; 401 without, 403 for another role.",
+    ),
 ) -> None:
     """Serve a model (alias moves apply within a second) or a knowledge base (RAG).
 
     Example: prodline serve credit-risk@production --port 8000;
-    prodline serve rag support-desk --port 8001
+    prodline serve rag support-desk --port 8001 --auth token
     """
     if ref == "rag":
         if not kb_name:
             raise InvalidInput("Name the knowledge base: prodline serve rag KB.", field="kb")
         from prodline.serving.rag import RagOptions, serve_rag
 
-        rag_options = RagOptions(provider=provider, clearance=clearance, threshold=threshold)
+        rag_options = RagOptions(
+            provider=provider, clearance=clearance, threshold=threshold, auth=auth
+        )
         with open_workspace() as ws:
             ws.kbs.get(kb_name)  # fail fast, naming the knowledge bases that exist
             serve_rag(ws, kb_name, host=host, port=port, options=rag_options)
@@ -139,7 +147,7 @@ def serve(
     assert alias is not None
     with open_workspace() as ws:
         ws.models.get(name, alias)  # fail fast, with the list of aliases, before binding
-        options = ServeOptions(durable_log=True) if durable_log else None
+        options = ServeOptions(durable_log=durable_log, auth=auth)
         run_server(ws, name, alias, host=host, port=port, options=options)
 
 

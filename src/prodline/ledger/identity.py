@@ -28,11 +28,13 @@ import os
 import re
 import secrets
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from prodline.core.refs import check_name
 from prodline.core.roles import ROLES
@@ -193,11 +195,13 @@ class Identity:
         audit: AuditLog,
         key: bytes,
         authorize: Callable[[str], None] = _no_check,
+        tx: Callable[[], AbstractContextManager[Connection]] | None = None,
     ) -> None:
         self._db = db
         self._audit = audit
         self._key = key
         self._authorize = authorize
+        self._tx = tx or db.tx  # the workspace's tx also writes the audit anchor
 
     def hash(self, secret: str) -> str:
         """The stored form of token ``secret``: HMAC-SHA256 hex under the token key."""
@@ -227,7 +231,7 @@ class Identity:
                 f"Unknown role '{role}'; roles are {', '.join(ROLES)}.", field="role"
             )
         now = datetime.now(UTC)
-        with self._db.tx() as conn:
+        with self._tx() as conn:
             if conn.execute(sa.select(users.c.id).where(users.c.name == name)).first():
                 raise Conflict(f"User '{name}' already exists; see prodline user list.", user=name)
             first = conn.execute(sa.select(users.c.id).limit(1)).first() is None
@@ -274,7 +278,7 @@ class Identity:
         if not user.active:
             return user
         now = datetime.now(UTC)
-        with self._db.tx() as conn:
+        with self._tx() as conn:
             if user.role == "admin":
                 admins = conn.execute(
                     sa.select(sa.func.count())
@@ -308,7 +312,7 @@ class Identity:
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
         prefix = secret[:_PREFIX_CHARS]
         who = self._audit.actor
-        with self._db.tx() as conn:
+        with self._tx() as conn:
             key = conn.execute(
                 api_tokens.insert().values(
                     user_id=owner.id,
@@ -342,7 +346,7 @@ class Identity:
     def revoke_token(self, token_id: int) -> Token:
         """Revoke token ``token_id`` (from ``tokens()``); revoking twice is harmless."""
         self._authorize("token.revoke")
-        with self._db.tx() as conn:
+        with self._tx() as conn:
             row = conn.execute(_token_query().where(api_tokens.c.id == token_id)).first()
             if row is None:
                 raise NotFound(

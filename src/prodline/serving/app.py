@@ -15,11 +15,13 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
+import orjson
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from prodline.errors import NotFound
+from prodline.serving.auth import guard_for
 from prodline.serving.docs import add_offline_docs
 from prodline.serving.errors import HttpError, error_responses, install_error_handlers
 from prodline.serving.fastpath import ServingApp
@@ -99,8 +101,17 @@ def create_app(
     NotFound
         The model or alias does not exist.
     """
+    ws.authorize("model.serve")
+    opts = options or ServeOptions()
+    guard = guard_for(
+        ws,
+        opts.auth,
+        action_of=lambda path: "feedback.add" if path == "/v1/feedback" else "predict",
+        render=lambda exc, status: orjson.dumps(exc.to_dict()),
+        ttl_s=opts.auth_cache_s,
+    )
     runtime = Runtime(ws, name, alias, options, address)
-    return ServingApp(runtime, _build_api(runtime))
+    return ServingApp(runtime, _build_api(runtime), guard)
 
 
 class _Lifecycle(Protocol):
@@ -238,7 +249,9 @@ def _build_api(runtime: Runtime) -> FastAPI:
         responses=error_responses(422, 503),
     )
     async def feedback(request: Request) -> JSONResponse:
-        status, doc = await runtime.feedback(await request.body())
+        status, doc = await runtime.feedback(
+            await request.body(), actor=request.scope.get("prodline.user")
+        )
         return JSONResponse(doc, status_code=status)
 
     return api

@@ -13,6 +13,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from prodline.serving.auth import TokenGuard
 from prodline.serving.runtime import Runtime
 
 __all__ = ["ServingApp"]
@@ -31,11 +32,15 @@ _JSON = (b"content-type", b"application/json")
 class ServingApp:
     """ASGI app of ``prodline serve``; ``api`` is the FastAPI app behind the fast path."""
 
-    def __init__(self, runtime: Runtime, api: ASGIApp) -> None:
+    def __init__(self, runtime: Runtime, api: ASGIApp, guard: TokenGuard | None = None) -> None:
         self.runtime = runtime
         self.api = api
+        self.guard = guard
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        guard = self.guard
+        if guard is not None and scope["type"] == "http" and await guard.deny(scope, send):
+            return
         if scope["type"] == "http" and scope["method"] == "POST":
             path = scope["path"]
             if path.startswith(PREFIX) and path.endswith(SUFFIX) and len(path) > 19:

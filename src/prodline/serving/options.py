@@ -43,6 +43,12 @@ class ServeOptions:
         the records still queued, in exchange for throughput (see ``bench/serving.py``).
     poll_interval_s
         How often the alias is read to notice a promote or rollback.
+    auth
+        ``none`` (default) or ``token``: every route but health then needs a bearer token
+        of a user whose role may ``predict`` (``/v1/feedback``: ``feedback.add``); see
+        ``prodline.serving.auth``.
+    auth_cache_s
+        How long one token's check is reused (a revocation applies within it).
     """
 
     max_batch_rows: int = 512
@@ -56,3 +62,5 @@ class ServeOptions:
     log_segment_rows: int = 10_000
     durable_log: bool = False
     poll_interval_s: float = 0.25
+    auth: str = "none"
+    auth_cache_s: float = 5.0

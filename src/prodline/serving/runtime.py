@@ -215,7 +215,7 @@ class Runtime(ServerState):
         self.metrics.observe_ok(used.version, latency)
         return 200, data
 
-    async def feedback(self, body: bytes) -> tuple[int, dict[str, Any]]:
+    async def feedback(self, body: bytes, actor: str | None = None) -> tuple[int, dict[str, Any]]:
         """Answer ``POST /v1/feedback``: ``(status, JSON document)``; never raises.
 
         The body is one label (``{"request_id", "label", "row"?}``) or a batch
@@ -228,7 +228,7 @@ class Runtime(ServerState):
         try:
             records, single = parse_feedback(body)
             await self._drain_log()
-            result = await asyncio.to_thread(self.ws.feedback.add_many, records)
+            result = await asyncio.to_thread(self.ws.feedback.add_many, records, actor=actor)
         except InvalidInput as exc:
             field = str(exc.details.get("field", "body"))
             if single and field.startswith("feedback[0]."):

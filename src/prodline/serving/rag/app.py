@@ -36,6 +36,7 @@ from fastapi.responses import StreamingResponse
 from prodline.errors import InvalidInput, NotFound, ProdlineError
 from prodline.llm import Completion
 from prodline.serving.app import lifespan_of
+from prodline.serving.auth import TokenAuthMiddleware, guard_for
 from prodline.serving.docs import add_offline_docs
 from prodline.serving.errors import HttpError, error_responses, install_error_handlers
 from prodline.serving.metrics import METRICS_DOC, PrometheusResponse
@@ -85,6 +86,15 @@ def create_rag_app(
     InvalidInput
         An unknown provider.
     """
+    ws.authorize("kb.serve")
+    opts = options or RagOptions()
+    guard = guard_for(
+        ws,
+        opts.auth,
+        action_of=lambda path: "chat",
+        render=lambda exc, status: orjson.dumps(wire.error_body(exc, "", status=status)),
+        ttl_s=opts.auth_cache_s,
+    )
     runtime = RagRuntime(ws, kb, options, address=address)
 
     api = FastAPI(
@@ -98,6 +108,8 @@ def create_rag_app(
         redoc_url=None,
     )
     api.state.runtime = runtime
+    if guard is not None:
+        api.add_middleware(TokenAuthMiddleware, guard=guard)
     add_offline_docs(api)
 
     def fail(endpoint: str, exc: ProdlineError, request_id: str, t0: float | None) -> Response:

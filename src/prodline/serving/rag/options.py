@@ -28,6 +28,11 @@ class RagOptions:
         Answers whose groundedness is below it are flagged.
     k
         Chunks retrieved per question unless the request sets ``k``.
+    auth
+        ``none`` (default) or ``token``: every route but health then needs a bearer token
+        of a user whose role may ``chat`` (``prodline.serving.auth``).
+    auth_cache_s
+        How long one token's check is reused (a revocation applies within it).
 
     Raises
     ------
@@ -39,6 +44,8 @@ class RagOptions:
     clearance: str = "phi"
     threshold: float = 0.5
     k: int = 5
+    auth: str = "none"
+    auth_cache_s: float = 5.0
 
     def __post_init__(self) -> None:
         if self.clearance not in SENSITIVITY_ORDER:

@@ -63,6 +63,17 @@ def test_demo_runs_the_whole_story(tmp_path: Path) -> None:
         "auto-rollback credit-risk@production → v3: v4 accuracy=",
         "pipeline.candidate_registered",
         "produced by pipeline run credit-retrain@1",
+        # governance: gates, fairness mitigation, four-eyes, minimisation, Annex IV
+        "credit-scoring: risk class high (Art. 6(2), Annex III point 5(b))",
+        "refused credit-scoring@1 → production: unmet fairness",
+        "credit-scoring@2: every check but sign-off met",
+        "refused self-approval:",
+        "cannot also approve",
+        "rita (reviewer) approved credit-scoring@2",
+        "credit-scoring@production → v2",
+        "age not logged",
+        "Annex IV document:",
+        "credit-scoring-v2-annex-iv.html",
         # the support-desk RAG story
         "support-desk@1:",
         "sources with personal data",
@@ -108,6 +119,14 @@ def test_demo_runs_the_whole_story(tmp_path: Path) -> None:
         check=True,
     ).stdout
     assert "run:credit-retrain@1" in lineage and "dataset german-credit v2" in lineage
+    annex = tmp_path / "home" / "compliance" / "credit-scoring-v2-annex-iv.html"
+    page = annex.read_text()
+    for title in ("Intended purpose", "Fairness audit", "Human oversight", "Evidence index"):
+        assert title in page, title
+    assert "Human sign-off by rita (reviewer)" in page
+    assert "monitor" in log and "retention.set" in log and "alias.promote_refused" in log
+    for action in ("gate:fairness", "gate:approval", "compliance:classification"):
+        assert action in log, action
 
 
 @pytest.mark.slow

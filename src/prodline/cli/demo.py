@@ -86,7 +86,8 @@ def _port_free(port: int) -> bool:
 
 
 def run_demo(*, serve: bool, port: int, rag: bool, servers: bool) -> None:
-    """Run the credit-risk story, then the support-desk one, in the current workspace.
+    """Run the credit-risk stories (serving, monitoring, governance), then the support-desk
+    one, in the current workspace.
 
     ``serve`` leaves the model server running at the end (Ctrl-C stops it);
     ``servers=False`` runs both stories without starting any server.
@@ -111,6 +112,7 @@ def run_demo(*, serve: bool, port: int, rag: bool, servers: bool) -> None:
             load_example("credit_monitoring").run(
                 ws, server=server, lineage_tree=credit.lineage_tree
             )
+            load_example("credit_governance").run(ws)
             if rag:
                 load_example("support_desk").run(ws, servers=servers)
             if not serve or server is None:

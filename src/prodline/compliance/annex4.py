@@ -117,7 +117,10 @@ def _scalars(summary: Mapping[str, Any], limit: int = 8) -> str:
     """The summary's top-level numbers, booleans and short texts, as ``k=v`` pairs."""
     parts = []
     for key, value in summary.items():
-        if isinstance(value, bool) or value is None:
+        if isinstance(value, Mapping) and key not in ("report", "thresholds"):
+            nested = _scalars({f"{key}.{k}": v for k, v in value.items()}, limit - len(parts))
+            parts += [nested] if nested else []
+        elif isinstance(value, bool) or value is None:
             parts.append(f"{key}={value}")
         elif isinstance(value, int | float):
             parts.append(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}")
@@ -328,6 +331,18 @@ def _checks(w: _Writer) -> None:
                 f"by {e['created_by']}): {_scalars(e['summary'])}.",
                 e["event"],
             )
+            report = e["summary"].get("report")
+            for grouping in report.get("groupings", []) if isinstance(report, Mapping) else []:
+                small = grouping.get("too_small_groups") or []
+                w.say(
+                    section,
+                    f"{grouping.get('name')}: {_scalars(grouping)}"
+                    + (f"; groups under the minimum size: {len(small)}" if small else "")
+                    + ".",
+                    e["event"],
+                )
+            for reason in e["summary"].get("reasons") or []:
+                w.say(section, f"Finding: {reason}.", e["event"])
         if not found:
             w.gap(section, f"No {what} is recorded for this version (`prodline gate check`).")
     for e in w.evidence("gate:sensitivity"):

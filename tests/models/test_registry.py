@@ -24,7 +24,7 @@ def _setup(ws: Workspace, frame: pd.DataFrame, fitted: list[LogisticRegression])
             trained_on=["points@1"],
             target="label",
             metrics={"auc": auc},
-            risk_level="limited",
+            risk_level="minimal",  # the registry here; gates are tested in tests/gates
         )
 
 
@@ -33,7 +33,7 @@ def test_register_records_signature_lineage_and_metadata(
 ) -> None:
     _setup(ws, frame, fitted)
     mv = ws.models.get("clf", 1)
-    assert (mv.version, mv.flavor, mv.risk_level, mv.status) == (1, "sklearn", "limited", "active")
+    assert (mv.version, mv.flavor, mv.risk_level, mv.status) == (1, "sklearn", "minimal", "active")
     assert mv.signature == [{"name": "x1", "type": "float"}, {"name": "x2", "type": "float"}]
     assert mv.trained_on == ("points@1",)
     assert mv.metrics == {"auc": 0.9}

@@ -460,7 +460,7 @@ def _logging(w: _Writer, name: str) -> None:
             e["seq"],
         )
     else:
-        w.gap("logging", "No serving of this model is recorded, so no prediction log exists yet.")
+        w.gap("logging", "No server start is recorded for this model (`prodline serve`).")
     policy = w.event("retention.set", f"model:{name}")
     if policy is not None and w.facts.retention is not None:
         r = w.facts.retention

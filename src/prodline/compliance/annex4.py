@@ -115,7 +115,7 @@ class Document:
 
 def _scalars(summary: Mapping[str, Any], limit: int = 8) -> str:
     """The summary's top-level numbers, booleans and short texts, as ``k=v`` pairs."""
-    parts = []
+    parts: list[str] = []
     for key, value in summary.items():
         if isinstance(value, Mapping) and key not in ("report", "thresholds"):
             nested = _scalars({f"{key}.{k}": v for k, v in value.items()}, limit - len(parts))

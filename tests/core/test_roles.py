@@ -94,7 +94,7 @@ def test_every_role_against_every_action(action: str, sessions: dict[str, Worksp
 
 
 def test_unknown_action_is_refused_not_granted(sessions: dict[str, Workspace]) -> None:
-    with pytest.raises(KeyError, match="Unknown action 'model.promte'"):
+    with pytest.raises(KeyError, match=r"Unknown action 'model\.promte'"):
         sessions[A].authorize("model.promte")
 
 

@@ -105,7 +105,7 @@ def _story(cli: CLI, files: dict[str, Path]) -> None:
             "--tag",
             "team=ml",
             "--risk",
-            "limited",
+            "minimal",
         )
         assert r.code == 0, r.err
 

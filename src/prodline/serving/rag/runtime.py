@@ -265,14 +265,25 @@ class RagRuntime(ServerState):
 
     def answer(self, question: Question) -> Answer:
         """The non-streaming answer: complete, score, log."""
-        completion = self.gateway.complete(
+        return self.finish(question, self.complete(question), stream=False)
+
+    def complete(self, question: Question) -> Completion:
+        """The gateway's answer to a checked question (not scored, not logged).
+
+        The knowledge-base evaluation (``ws.kbs.evaluate``) answers through this and
+        :meth:`grade`, so it measures the chat path the server runs.
+        """
+        return self.gateway.complete(
             question.messages,
             question.hits,
             max_tokens=question.max_tokens,
             temperature=question.temperature,
             provider=self.provider,
         )
-        return self.finish(question, completion, stream=False)
+
+    def grade(self, question: Question, completion: Completion) -> Answer:
+        """Score a completion against the question's hits (not logged)."""
+        return Answer(question, completion, self._groundedness(completion.text, question.hits))
 
     def stream(self, question: Question) -> Iterator[str | Completion]:
         """Text deltas, then the final ``Completion``; routing errors on the first ``next``."""
@@ -286,8 +297,8 @@ class RagRuntime(ServerState):
 
     def finish(self, question: Question, completion: Completion, *, stream: bool) -> Answer:
         """Score a completion, queue its log record and count it."""
-        grounded = self._groundedness(completion.text, question.hits)
-        answer = Answer(question, completion, grounded)
+        answer = self.grade(question, completion)
+        grounded = answer.grounded
         self._log(
             question.request_id,
             "chat",

@@ -247,7 +247,8 @@ def test_pdf_encrypted_with_only_an_owner_password_is_read(tmp_path: Path) -> No
         ("blank.md", b" \n\t\n  ", "empty file"),
         ("only-headings.md", b"# A\n## B\n", "no text found"),
         ("nothing.html", b"<script>x()</script><nav>menu</nav>", "no text found"),
-        ("report.docx", b"PK\x03\x04", "unsupported file type .docx"),
+        ("report.docx", b"PK\x03\x04", "could not parse: not a .docx file"),
+        ("deck.pptx", b"PK\x03\x04", "unsupported file type .pptx"),
         ("Makefile", b"all:\n\ttrue\n", "unsupported file type (no suffix)"),
         ("broken.pdf", b"this is not a pdf at all", "unreadable PDF"),
         ("truncated.pdf", _pdf(["text"])[:60], "unreadable PDF"),
@@ -354,7 +355,7 @@ def test_iter_documents_walks_folders_sorted_and_skips_hidden(tmp_path: Path) ->
         "Skipped",
     ]
     assert isinstance(results[2], Skipped)
-    assert results[2].reason == "unsupported file type .png"
+    assert results[2].reason.startswith("unsupported file type .png; readable types: ")
     assert isinstance(results[-1], Skipped)
     assert results[-1].reason == "no such file or folder"
 

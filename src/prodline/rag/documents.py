@@ -1,11 +1,12 @@
-"""Load source files into ``Document``s: Markdown, plain text, HTML and PDF.
+"""Load source files into ``Document``s: Markdown, reST, text, HTML, PDF, Word, notebooks, records.
 
 A bad file never raises. Binary, encrypted, empty, undecodable or unparseable files
 come back as ``Skipped`` with a one-line reason, so an ingest of a thousand files
 reports the three it could not read instead of stopping at the first.
 
-Structure is kept where the format has it: Markdown and HTML split into sections at
-their headings, PDF into one section per page, plain text into a single section.
+Structure is kept where the format has it: Markdown, reStructuredText, notebooks,
+``.docx`` and HTML split into sections at their headings, PDF into one section per
+page, plain text and CSV/JSON records into a single section (see ``loaders.py``).
 The chunker never merges text across a section boundary.
 """
 
@@ -21,6 +22,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from prodline.rag.loaders import (
+    parse_csv,
+    parse_docx,
+    parse_ipynb,
+    parse_json,
+    parse_jsonl,
+    parse_rst,
+    strip_roles,
+)
 from prodline.rag.types import Document, Section, Skipped
 
 __all__ = ["SUPPORTED_SUFFIXES", "iter_documents", "load_document"]
@@ -54,7 +64,8 @@ def load_document(path: Path, *, source: str | None = None) -> Document | Skippe
     Parameters
     ----------
     path
-        A ``.md``/``.markdown``, ``.txt``, ``.html``/``.htm`` or ``.pdf`` file.
+        A file of one of ``SUPPORTED_SUFFIXES`` (Markdown, reStructuredText, text,
+        HTML, PDF, ``.docx``, ``.ipynb``, ``.csv``, ``.json``/``.jsonl``).
     source
         The name to record it under; default: the resolved path.
 
@@ -73,7 +84,11 @@ def load_document(path: Path, *, source: str | None = None) -> Document | Skippe
     suffix = path.suffix.lower() or resolved.suffix.lower()
     parse = _PARSERS.get(suffix)
     if parse is None:
-        return Skipped(source, f"unsupported file type {suffix or '(no suffix)'}")
+        return Skipped(
+            source,
+            f"unsupported file type {suffix or '(no suffix)'}; readable types: "
+            + " ".join(sorted(_PARSERS)),
+        )
     try:
         info = resolved.stat()
         if not stat.S_ISREG(info.st_mode):
@@ -239,6 +254,17 @@ def _textual(parse: Callable[[str, str], _Parsed]) -> Callable[[bytes, str], _Pa
     return run
 
 
+def _binary(parse: Callable[[bytes, str], _Parsed]) -> Callable[[bytes, str], _Parsed | str]:
+    def run(data: bytes, stem: str) -> _Parsed | str:
+        try:
+            return parse(data, stem)
+        except Exception as exc:  # a damaged file must not stop an ingest
+            _log.debug("parse failed for %s", stem, exc_info=True)
+            return f"could not parse: {_oneline(exc)}"
+
+    return run
+
+
 def _oneline(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
@@ -273,7 +299,7 @@ def _parse_markdown(text: str, stem: str) -> _Parsed:
             continue
         atx = _ATX.match(line)
         if atx is None:
-            body.append(line)
+            body.append(strip_roles(line) if "`" in line else line)
             continue
         sections.append(Section(heading, _clean_block(body), level))
         heading = _ATX_CLOSE.sub("", atx.group(2).strip()).strip()
@@ -423,5 +449,12 @@ _PARSERS: dict[str, Callable[[bytes, str], _Parsed | str]] = {
     ".html": _textual(_parse_html),
     ".htm": _textual(_parse_html),
     ".pdf": _parse_pdf,
+    ".rst": _textual(parse_rst),
+    ".rest": _textual(parse_rst),
+    ".ipynb": _textual(lambda text, stem: parse_ipynb(text, stem, _parse_markdown)),
+    ".csv": _textual(parse_csv),
+    ".json": _textual(parse_json),
+    ".jsonl": _textual(parse_jsonl),
+    ".docx": _binary(parse_docx),
 }
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(_PARSERS)

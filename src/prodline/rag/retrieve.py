@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
@@ -23,11 +24,28 @@ if TYPE_CHECKING:
     from prodline.rag.indexes import KbIndexes
     from prodline.workspace import Workspace
 
-__all__ = ["FILTER_KEYS", "MAX_K", "parse_filter_pairs", "search"]
+__all__ = ["FILTER_KEYS", "MAX_K", "OPTIONS", "RetrievalOptions", "parse_filter_pairs", "search"]
 
 FILTER_KEYS = ("source", "owner", "after", "before")
 MAX_K = 100
 Mode = Literal["hybrid", "vector", "bm25"]
+
+
+@dataclass(frozen=True)
+class RetrievalOptions:
+    """The retrieval stages after fusion, each kept only where the harness shows it helps.
+
+    ``rerank``: reorder the fused candidates (``max(4k, 20)`` of them) by calibrated
+    relevance (query/chunk embedding cosine and query-word coverage). ``neighbours``:
+    append up to this many adjacent chunks of the same section on each side to a hit's
+    text, for context. ``bench/rag_quality.py`` measures each.
+    """
+
+    rerank: bool = False
+    neighbours: int = 0
+
+
+OPTIONS = RetrievalOptions()
 
 
 def parse_filter_pairs(pairs: list[str]) -> dict[str, str]:
@@ -133,14 +151,17 @@ def search(
     clearance: str = "phi",
     mode: Mode = "hybrid",
     vector: np.ndarray | None = None,
+    options: RetrievalOptions | None = None,
 ) -> list[Hit]:
     """The ``k`` best chunks for ``query`` that pass the filters, best first.
 
     ``vector`` is the query's embedding when the caller already has it (a server that
-    caches embeddings), so the question is not embedded twice.
+    caches embeddings), so the question is not embedded twice. Every hit carries its
+    1-based ``rank`` and a calibrated ``relevance`` in [0, 1] (:mod:`prodline.rag.relevance`).
     """
     from prodline.rag.fusion import reciprocal_rank_fusion
 
+    opts = options or OPTIONS
     if not query or not query.strip():
         raise InvalidInput("The query is empty; give some words to search for.", field="query")
     if not isinstance(k, int) or not 1 <= k <= MAX_K:
@@ -154,26 +175,38 @@ def search(
     if allowed is not None and not allowed:
         return []
     depth = max(k * 4, 20)
+    keep = depth if opts.rerank else k
+    if vector is None:  # relevance needs it in every mode
+        vector = indexes.embedder().embed_query(query)
     rankings = []
     if mode in ("hybrid", "vector"):
-        if vector is None:
-            vector = indexes.embedder().embed_query(query)
         rankings.append(
             indexes.searchable_index(name).search(vector, depth, None if flt.is_empty else flt)
         )
     if mode in ("hybrid", "bm25"):
         rankings.append(indexes.bm25(name, generation).search(query, depth, allowed))
     if mode == "hybrid":
-        fused = reciprocal_rank_fusion(rankings, limit=k)
-        scored = [(cid, score, originals) for cid, score, originals in fused]
+        scored = reciprocal_rank_fusion(rankings, limit=keep)
     else:
-        scored = [(cid, score, [score]) for cid, score in rankings[0][:k]]
-    return _hits(ws, scored, mode)
+        scored = [(cid, score, [score]) for cid, score in rankings[0][:keep]]
+    hits = _hits(ws, scored, mode, query, vector)
+    if opts.rerank:
+        hits = sorted(hits, key=lambda h: -(h.relevance or 0.0))  # stable: fused order on ties
+    hits = [replace(h, rank=n) for n, h in enumerate(hits[:k], start=1)]
+    if opts.neighbours > 0:
+        hits = _expand(ws, hits, opts.neighbours)
+    return hits
 
 
 def _hits(
-    ws: Workspace, scored: list[tuple[int, float, list[float | None]]], mode: Mode
+    ws: Workspace,
+    scored: list[tuple[int, float, list[float | None]]],
+    mode: Mode,
+    query: str,
+    vector: np.ndarray,
 ) -> list[Hit]:
+    from prodline.rag.relevance import coverage, query_terms, relevance
+
     if not scored:
         return []
     ids = [cid for cid, _, _ in scored]
@@ -188,6 +221,7 @@ def _hits(
                     kb_chunks.c.heading,
                     kb_chunks.c.sensitivity,
                     kb_chunks.c.kinds,
+                    kb_chunks.c.embedding,
                     kb_sources.c.source,
                 )
                 .join(kb_sources, kb_sources.c.id == kb_chunks.c.source_id)
@@ -195,11 +229,20 @@ def _hits(
             )
         }
     names = ["vector", "bm25"] if mode == "hybrid" else [mode]
+    wanted = query_terms(query)
+    q = np.asarray(vector, dtype=np.float32).ravel()
+    q = q / max(float(np.linalg.norm(q)), 1e-12)
     hits = []
     for cid, score, originals in scored:
         row = rows.get(cid)
         if row is None:  # index ahead of the database (a crash mid-ingest): never surface it
             continue
+        stored = np.frombuffer(row.embedding, dtype="<f4")
+        cosine = (
+            float(stored @ q) / max(float(np.linalg.norm(stored)), 1e-12)
+            if stored.shape == q.shape
+            else 0.0
+        )
         hits.append(
             Hit(
                 chunk_id=cid,
@@ -213,6 +256,39 @@ def _hits(
                 scores={
                     n: float(v) for n, v in zip(names, originals, strict=False) if v is not None
                 },
+                relevance=relevance(cosine, coverage(wanted, row.title, row.heading, row.text)),
             )
         )
     return hits
+
+
+def _expand(ws: Workspace, hits: list[Hit], width: int) -> list[Hit]:
+    """Each hit's text with up to ``width`` adjacent chunks of its section on each side."""
+    with ws.db.read() as conn:
+        own = {
+            int(r.id): r
+            for r in conn.execute(
+                sa.select(kb_chunks.c.id, kb_chunks.c.source_id, kb_chunks.c.ordinal).where(
+                    kb_chunks.c.id.in_([h.chunk_id for h in hits])
+                )
+            )
+        }
+        out = []
+        for hit in hits:
+            row = own.get(hit.chunk_id)
+            if row is None:
+                out.append(hit)
+                continue
+            around = conn.execute(
+                sa.select(kb_chunks.c.ordinal, kb_chunks.c.text)
+                .where(
+                    kb_chunks.c.source_id == row.source_id,
+                    kb_chunks.c.heading == hit.heading,
+                    kb_chunks.c.sensitivity == hit.sensitivity,
+                    kb_chunks.c.ordinal.between(row.ordinal - width, row.ordinal + width),
+                )
+                .order_by(kb_chunks.c.ordinal)
+            ).all()
+            texts = [hit.text if r.ordinal == row.ordinal else r.text for r in around]
+            out.append(replace(hit, text="\n\n".join(texts)) if len(texts) > 1 else hit)
+    return out

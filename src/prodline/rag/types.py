@@ -111,7 +111,11 @@ class SearchFilter:
 
 @dataclass(frozen=True)
 class Hit:
-    """One search result."""
+    """One search result.
+
+    ``score`` is the retriever's (fusion) score, useful only for ordering; ``relevance``
+    is comparable across queries and is what abstention and readers use.
+    """
 
     chunk_id: int
     score: float
@@ -122,3 +126,5 @@ class Hit:
     sensitivity: str = "none"
     kinds: tuple[str, ...] = ()
     scores: dict[str, float] = field(default_factory=dict)  # per retriever, before fusion
+    rank: int = 0  # 1-based position in the fused (and reranked) order; 0 when unranked
+    relevance: float | None = None  # calibrated P(bears on the query), see rag.relevance

@@ -19,6 +19,11 @@ The best sentences above ``min_score`` (at most ``max_sentences``, each at least
 chunk — strongest chunk first, sentences in source order within a chunk — each followed
 by ``[n]``, where ``n`` numbers the distinct chunks cited. Nothing above the floor gives
 "I could not find this in the knowledge base." and no citations.
+
+Before any of that, abstention: when the passages carry a calibrated relevance and none
+reaches ``abstain_below`` (:mod:`prodline.llm.abstain`), the answer is
+``The documents do not cover "<question>".`` with no citations, rather than the best of
+the near-misses.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from prodline.core.text import QUESTION_STOP_WORDS, split_sentences, terms, words
+from prodline.llm.abstain import ABSTAIN_BELOW, abstention, not_covered
 from prodline.llm.tokens import count_message_tokens, count_tokens
 from prodline.llm.types import Completion, LlmRequest, PassageLike, ProviderConfig
 
@@ -104,6 +110,7 @@ class ExtractiveProvider:
         embed_weight: float = 0.35,
         cue_bonus: float = 0.2,
         context_weight: float = 0.5,
+        abstain_below: float = ABSTAIN_BELOW,
     ) -> None:
         self.config = config or ProviderConfig(
             name="extractive", kind="extractive", model="extractive", self_hosted=True
@@ -115,6 +122,7 @@ class ExtractiveProvider:
         self.embed_weight = embed_weight
         self.cue_bonus = cue_bonus
         self.context_weight = context_weight
+        self.abstain_below = abstain_below
 
     def __repr__(self) -> str:
         return f"ExtractiveProvider(min_score={self.min_score}, embed={self.embed is not None})"
@@ -190,6 +198,8 @@ class ExtractiveProvider:
     ) -> tuple[list[str], list[int]]:
         """The answer as citation-marked sentences, and the chunk ids cited, in order."""
         distinct = list({h.chunk_id: h for h in hits}.values())
+        if distinct and abstention(distinct, self.abstain_below) is not None:
+            return [not_covered(question)], []
         chosen = self._pick(question, distinct)
         while True:
             pieces, cited = _compose(chosen, distinct)

@@ -1,0 +1,78 @@
+"""Calibrated search relevance: the probability, in [0, 1], that a hit bears on the query.
+
+Fusion scores (reciprocal rank, ≈ 0.03) order hits but mean nothing to a reader and
+cannot be compared across queries. Each hit therefore also gets a *relevance*: a
+logistic model (Platt scaling) over two features that exist for every hit whatever
+the retriever that found it:
+
+* ``cosine`` — the cosine of the query's embedding and the chunk's stored embedding
+  (title and heading included, as ingest embedded it);
+* ``coverage`` — the share of the query's content words (stemmed, question stop words
+  dropped) found in the chunk's title, heading or text.
+
+The shipped weights were fitted by ``bench/rag_calibrate.py`` on the train half of the
+shipped evaluation set (``rag/evalsets/pydoc_topics.jsonl``; a hit is relevant when it
+comes from the question's expected source, every hit of an unanswerable question is
+not); the other half is held out and its numbers are printed by the same script. Refit
+and paste when the embedder or the chunking changes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from prodline.core.text import QUESTION_STOP_WORDS, terms
+
+__all__ = ["RELEVANCE_WEIGHTS", "RelevanceWeights", "coverage", "query_terms", "relevance"]
+
+
+@dataclass(frozen=True)
+class RelevanceWeights:
+    """``relevance = sigmoid(intercept + cosine * c + coverage * v)``."""
+
+    intercept: float
+    cosine: float
+    coverage: float
+
+
+# Fitted by bench/rag_calibrate.py (train half of pydoc_topics.jsonl, MiniLM-L6-v2).
+RELEVANCE_WEIGHTS = RelevanceWeights(intercept=-9.5, cosine=12.0, coverage=3.0)
+
+
+def query_terms(query: str) -> frozenset[str]:
+    """The query's content-word stems (question stop words dropped)."""
+    return frozenset(terms(query, QUESTION_STOP_WORDS))
+
+
+def coverage(wanted: frozenset[str], *texts: str) -> float:
+    """Share of ``wanted`` stems found in any of ``texts`` (0 when nothing is wanted)."""
+    if not wanted:
+        return 0.0
+    found: set[str] = set()
+    for text in texts:
+        found.update(terms(text, QUESTION_STOP_WORDS))
+    return len(wanted & found) / len(wanted)
+
+
+def relevance(cosine: float, cover: float, weights: RelevanceWeights = RELEVANCE_WEIGHTS) -> float:
+    """The calibrated relevance of one hit, rounded to 4 places.
+
+    >>> relevance(0.9, 1.0) > 0.9 > relevance(0.1, 0.0)
+    True
+    """
+    z = weights.intercept + weights.cosine * cosine + weights.coverage * cover
+    return round(1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z)))), 4)
+
+
+def fit_weights(
+    features: Sequence[tuple[float, float]], labels: Sequence[int], *, C: float = 1.0
+) -> RelevanceWeights:
+    """Fit the logistic weights from ``(cosine, coverage)`` rows and 0/1 labels."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=C).fit(np.asarray(features, dtype=float), list(labels))
+    cos, cov = (round(float(c), 3) for c in model.coef_[0])
+    return RelevanceWeights(round(float(model.intercept_[0]), 3), cos, cov)

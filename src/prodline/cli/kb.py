@@ -189,6 +189,57 @@ def search(
         console.print(f"   {h.text[:300]}", highlight=False)
 
 
+@app.command("eval")
+def eval_(
+    name: str = typer.Argument(..., help="Knowledge base name."),
+    questions: str = typer.Argument(
+        ..., help="Question set: a .jsonl file or a shipped set name (pydoc_topics)."
+    ),
+    k: int = typer.Option(10, "--k", "-k", min=1, max=100, help="Chunks ranked per question."),
+    mode: str = typer.Option("hybrid", "--mode", help="Retrieval ranked: hybrid, vector, bm25."),
+    provider: str = typer.Option(None, "--provider", help="Force one LLM provider."),
+    record: bool = typer.Option(True, "--record/--no-record", help="Store it as evidence."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON (with every question)."),
+) -> None:
+    """Evaluate a knowledge base: retrieval, answers, abstention, latency.
+
+    Example: prodline kb eval pydoc pydoc_topics
+    """
+    with open_workspace() as ws:
+        kb = ws.kbs.get(name)
+        report = ws.kbs.evaluate(name, questions, k=k, mode=mode, provider=provider, record=record)
+    if as_json:
+        print_json(report.to_dict() | {"kb": name, "version": kb.version})
+        return
+    counts = report.counts
+    print_table(
+        f"{name}@{kb.version} on {Path(questions).stem}: {counts['questions']} questions "
+        f"({counts['unanswerable']} unanswerable), {mode} retrieval",
+        ("metric", "value"),
+        report.rows(),
+    )
+    if record:
+        console.print(f"recorded as rag_eval evidence on kb:{name}@{kb.version}")
+
+
+@app.command("eval-corpus")
+def eval_corpus(
+    folder: Path = typer.Argument(..., help="Folder to write the Markdown files into."),
+    corpus: str = typer.Option("pydoc", "--corpus", help="Which corpus (pydoc)."),
+) -> None:
+    """Write the corpus of a shipped question set as Markdown files, ready to ingest.
+
+    Example: prodline kb eval-corpus pydoc-docs/ --corpus pydoc
+    """
+    from prodline.errors import InvalidInput
+    from prodline.rag.evaluate import write_pydoc_corpus
+
+    if corpus != "pydoc":
+        raise InvalidInput(f"Unknown corpus '{corpus}'; the shipped one is pydoc.", field="corpus")
+    written = write_pydoc_corpus(folder)
+    console.print(f"wrote {len(written)} pydoc topics to {folder}")
+
+
 @app.command("remove")
 def remove(
     name: str = typer.Argument(..., help="Knowledge base name."),

@@ -59,20 +59,31 @@ def test_ingest_skips_prunes_and_follows_only_when_told(
         return sorted(s["source"] for s in ws.kbs.sources("kb"))
 
     report = ws.kbs.ingest("kb", [docs])
-    assert sources() == [str(docs / "refunds.md")]
+    assert sources() == ["docs/refunds.md"]
     assert [s for s, _ in report.skipped] == [str(docs / "passwd.md")]
     assert not ws.kbs.search("kb", "root password vault code", k=3, mode="bm25")
 
     ws.kbs.ingest("kb", [secret])  # as an ingest before this fix recorded it: the target
+    _store_absolute(ws, "secret.md", str(secret))  # ... under its absolute path, back then
     assert str(secret) in sources()
     pruned = ws.kbs.ingest("kb", [docs], prune=True)
     assert pruned.removed == [str(secret)]
-    assert sources() == [str(docs / "refunds.md")]
+    assert sources() == ["docs/refunds.md"]
 
     followed = ws.kbs.ingest("kb", [docs], follow_symlinks=True)
-    assert followed.added == [str(docs / "passwd.md")]
+    assert followed.added == ["docs/passwd.md"]
     assert SECRET in ws.kbs.search("kb", "root password vault code", k=1, mode="bm25")[0].text
     (docs / "passwd.md").unlink()
     gone = ws.kbs.ingest("kb", [docs], prune=True)
-    assert gone.removed == [str(docs / "passwd.md")]
-    assert sources() == [str(docs / "refunds.md")]
+    assert gone.removed == ["docs/passwd.md"]
+    assert sources() == ["docs/refunds.md"]
+
+
+def _store_absolute(ws: Workspace, source: str, absolute: str) -> None:
+    """Rename a stored source to its absolute path, as ingests before relative names did."""
+    from prodline.store.tables import kb_sources
+
+    with ws.tx() as conn:
+        conn.execute(
+            kb_sources.update().where(kb_sources.c.source == source).values(source=absolute)
+        )

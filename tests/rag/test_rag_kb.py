@@ -155,8 +155,8 @@ INGEST_SCRIPT = """
 import sys
 from prodline.workspace import Workspace
 ws = Workspace.open(sys.argv[1], db_url=sys.argv[3])
-def progress(event, files, chunks, rate):
-    print(f"progress {files} {chunks}", flush=True)
+def progress(state):
+    print(f"progress {state.files_done} {state.chunks_done}", flush=True)
 ws.kbs.ingest("support", [sys.argv[2]], progress=progress)
 print("done", flush=True)
 """

@@ -33,7 +33,9 @@ def create(
 @app.command("ingest")
 def ingest(
     name: str = typer.Argument(..., help="Knowledge base name."),
-    paths: list[Path] = typer.Argument(..., help="Files or folders (.md .txt .html .pdf)."),
+    paths: list[Path] = typer.Argument(
+        ..., help="Files or folders (.md .rst .txt .html .pdf .docx .ipynb .csv .json)."
+    ),
     prune: bool = typer.Option(False, "--prune", help="Drop chunks of files that are gone."),
     owner: str = typer.Option(None, "--owner", help="Owner of these documents (default: KB's)."),
     max_tokens: int = typer.Option(200, "--max-tokens", min=16, help="Chunk token budget."),
@@ -47,26 +49,44 @@ def ingest(
 
     Example: prodline kb ingest support-desk docs/ faq.md --prune
     """
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from prodline.cli.common import current_console
+    from prodline.rag.ingest import IngestProgress
 
     with open_workspace() as ws:
         ws.kbs.get(name)
         columns = (
             TextColumn("[bold]ingest"),
             BarColumn(),
+            DownloadColumn(),
             TextColumn(
-                "{task.fields[files]} files · {task.fields[chunks]} chunks · "
+                "{task.fields[files]} · {task.fields[chunks]} chunks · "
                 "{task.fields[rate]:.0f} chunks/s"
             ),
             TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
         )
         with Progress(*columns, console=current_console(), transient=True, disable=as_json) as bar:
-            task = bar.add_task("ingest", total=None, files=0, chunks=0, rate=0.0)
+            task = bar.add_task("ingest", total=None, files="", chunks=0, rate=0.0)
 
-            def progress(_: str, files: int, chunks: int, rate: float) -> None:
-                bar.update(task, files=files, chunks=chunks, rate=rate)
+            def progress(state: IngestProgress) -> None:
+                bar.update(
+                    task,
+                    total=state.bytes_total or None,
+                    completed=state.bytes_done,
+                    files=f"{state.files_done}/{state.files_total} files",
+                    chunks=state.chunks_done,
+                    rate=state.rate,
+                )
 
             report = ws.kbs.ingest(
                 name,
@@ -80,6 +100,8 @@ def ingest(
             )
     if as_json:
         print_json(report.to_dict())
+        if report.read_nothing:
+            raise typer.Exit(1)
         return
     rate = report.chunks_added / report.seconds if report.seconds else 0.0
     console.print(
@@ -96,6 +118,22 @@ def ingest(
         )
     for source, reason in report.skipped:
         console.print(f"[yellow]skipped[/] {source}: {reason}")
+    if report.resumed:
+        console.print(f"resumed an interrupted ingest of {', '.join(report.resumed)}")
+    if report.read_nothing:
+        _exit_read_nothing(len(report.skipped))
+
+
+def _exit_read_nothing(skipped: int) -> None:
+    """Exit 1 when every file found was skipped: an ingest that silently did nothing."""
+    from prodline.rag.documents import SUPPORTED_SUFFIXES
+
+    console.print(
+        f"[red]nothing ingested[/]: all {skipped} files were skipped (reasons above); "
+        f"readable types are {' '.join(sorted(SUPPORTED_SUFFIXES))}: convert the files "
+        "or point at the folder that holds them"
+    )
+    raise typer.Exit(1)
 
 
 @app.command("list")
@@ -243,7 +281,9 @@ def eval_corpus(
 @app.command("remove")
 def remove(
     name: str = typer.Argument(..., help="Knowledge base name."),
-    source: str = typer.Argument(..., help="The source path as ingested."),
+    source: str = typer.Argument(
+        ..., help="The source as `kb show` lists it (docs/faq.md), or the file's path."
+    ),
 ) -> None:
     """Remove one source's chunks from a knowledge base.
 

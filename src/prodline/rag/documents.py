@@ -12,12 +12,14 @@ The chunker never merges text across a section boundary.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import logging
 import re
 import stat
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,7 +35,13 @@ from prodline.rag.loaders import (
 )
 from prodline.rag.types import Document, Section, Skipped
 
-__all__ = ["SUPPORTED_SUFFIXES", "iter_documents", "load_document"]
+__all__ = [
+    "SUPPORTED_SUFFIXES",
+    "iter_documents",
+    "load_document",
+    "plan_files",
+    "walk_documents",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -140,26 +148,81 @@ def iter_documents(
     Yields
     ------
     Document | Skipped
-        One per file, in walk order.
+        One per file, in walk order; sources are absolute paths.
+    """
+    for item, _ in walk_documents(paths, follow_symlinks=follow_symlinks):
+        yield item
+
+
+def walk_documents(
+    paths: Sequence[Path], *, follow_symlinks: bool = False, relative: bool = False
+) -> Iterator[tuple[Document | Skipped, str]]:
+    """Like :func:`iter_documents`, yielding ``(item, absolute source)`` pairs.
+
+    With ``relative`` a ``Document``'s source is its path from the ingest root, starting
+    with the root folder's own name (``docs/guides/setup.md`` for ``docs/``), or the file
+    name for a file given explicitly: the same on every machine, and what citations
+    show. The second element is always the absolute source an ingest before relative
+    sources recorded (so that old knowledge bases can be matched and renamed).
+    ``Skipped`` items keep absolute sources (they are reported, not stored).
     """
     seen: set[str] = set()
     for given in paths:
-        root = _root(Path(given))
-        for file, error in _walk(Path(given)):
+        given = Path(given)
+        root = _root(given)
+        for file, error in _walk(given):
             if error is not None:
-                yield Skipped(str(file), error)
+                yield Skipped(str(file), error), str(file)
                 continue
             key = _identity(file)
             source = None
             if root is not None and not _inside(key, root):
                 if not follow_symlinks:
-                    yield Skipped(str(file.absolute()), _outside_reason(key, root))
+                    absolute = str(file.absolute())
+                    yield Skipped(absolute, _outside_reason(key, root)), absolute
                     continue
                 source = str(file.absolute())
             if key in seen:
                 continue
             seen.add(key)
-            yield load_document(file, source=source)
+            item = load_document(file, source=source)
+            absolute = source or key
+            if relative and isinstance(item, Document):
+                item = replace(
+                    item, source=_relative(file, key, given, root, followed=bool(source))
+                )
+            yield item, absolute
+
+
+def _relative(file: Path, key: str, given: Path, root: str | None, *, followed: bool) -> str:
+    """The stored name of ``file``: from the root folder's name down, or the file name."""
+    if root is None:
+        return file.name
+    base = Path(root).name or "root"
+    inner = file.relative_to(given) if followed else Path(key).relative_to(root)
+    return (Path(base) / inner).as_posix()
+
+
+def plan_files(paths: Sequence[Path], *, follow_symlinks: bool = False) -> tuple[int, int]:
+    """How many files a walk of ``paths`` will visit and their total size in bytes.
+
+    Counts what :func:`walk_documents` visits (same hidden-file and symlink rules) from
+    file metadata only, for a progress bar's total.
+    """
+    files = size = 0
+    seen: set[str] = set()
+    for given in paths:
+        root = _root(Path(given))
+        for file, error in _walk(Path(given)):
+            key = _identity(file)
+            if key in seen:
+                continue
+            seen.add(key)
+            files += 1
+            if error is None and (follow_symlinks or root is None or _inside(key, root)):
+                with contextlib.suppress(OSError):
+                    size += file.stat().st_size
+    return files, size
 
 
 def _outside_reason(target: str, root: str) -> str:

@@ -6,6 +6,12 @@ derived indexes touched. A kill -9 at any point leaves the database consistent, 
 the next ingest first reconciles the vector index with the database, so the two
 always agree. Unchanged files (same sha256) are skipped; changed files replace their
 chunks; ``prune`` drops sources whose files are gone.
+
+Sources are stored relative to the ingest root (``docs/faq.md`` for a file of
+``docs/``), so citations and ``kb remove`` read the same on every machine; a source an
+older ingest recorded under its absolute path is renamed the first time it is seen.
+A file of more than ``FILE_BATCH`` chunks is committed ``FILE_BATCH`` chunks at a time,
+and an ingest killed inside it resumes after the chunks already stored.
 """
 
 from __future__ import annotations
@@ -13,8 +19,8 @@ from __future__ import annotations
 import fcntl
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +39,8 @@ if TYPE_CHECKING:
     from prodline.workspace import Workspace
 
 __all__ = [
+    "FILE_BATCH",
+    "IngestProgress",
     "IngestReport",
     "bump_generation",
     "embed_text",
@@ -43,7 +51,23 @@ __all__ = [
 ]
 
 EMBED_BATCH = 64
-Progress = Callable[[str, int, int, float], None]  # (event, files_done, chunks_done, chunks/s)
+FILE_BATCH = 256  # chunks per commit inside a large file: a kill loses at most this many
+
+
+@dataclass
+class IngestProgress:
+    """Where an ingest stands, passed to the ``progress`` callback after each commit."""
+
+    event: str = "start"  # "file" after a file (or group of small files), "batch" inside one
+    files_done: int = 0
+    files_total: int = 0
+    chunks_done: int = 0
+    bytes_done: int = 0
+    bytes_total: int = 0
+    rate: float = 0.0  # chunks/s so far
+
+
+Progress = Callable[[IngestProgress], None]
 
 
 @dataclass
@@ -58,9 +82,15 @@ class IngestReport:
     chunks_added: int = 0
     chunks_removed: int = 0
     recovered: tuple[int, int] = (0, 0)
+    resumed: list[str] = field(default_factory=list)
     version: int = 0
     seconds: float = 0.0
     embed_seconds: float = 0.0
+
+    @property
+    def read_nothing(self) -> bool:
+        """True when files were found but none could be read (all skipped)."""
+        return bool(self.skipped) and not (self.added or self.updated or self.unchanged)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready counts and timings (seconds rounded to ms) for the CLI and API."""
@@ -73,6 +103,7 @@ class IngestReport:
             "chunks_added": self.chunks_added,
             "chunks_removed": self.chunks_removed,
             "recovered": {"added": self.recovered[0], "removed": self.recovered[1]},
+            "resumed": self.resumed,
             "version": self.version,
             "seconds": round(self.seconds, 3),
             "embed_seconds": round(self.embed_seconds, 3),
@@ -146,7 +177,7 @@ def _ingest(
     progress: Progress | None,
 ) -> IngestReport:
     from prodline.rag.chunking import chunk_document
-    from prodline.rag.documents import iter_documents
+    from prodline.rag.documents import plan_files, walk_documents
 
     started = time.perf_counter()
     kb = kbs.get(name)
@@ -156,80 +187,227 @@ def _ingest(
     report = IngestReport(recovered=indexes.reconcile(name))
     index = indexes.vector_index(name)
     embedder = indexes.embedder()
+    roots = [Path(p) for p in paths]
     seen: set[str] = set()
     escaped: set[str] = set()  # targets of symlinks out of a root, not followed
-    files_done = chunks_done = 0
-    with ws.db.read() as conn:
-        known = {
-            r.source: r.content_sha256
-            for r in conn.execute(
-                sa.select(kb_sources.c.source, kb_sources.c.content_sha256).where(
-                    kb_sources.c.kb_id == kb.id
+    files_total, bytes_total = plan_files(roots, follow_symlinks=follow_symlinks)
+    state = IngestProgress(files_total=files_total, bytes_total=bytes_total)
+    known = _known_sources(ws, kb.id)
+
+    def tell(event: str, extra_bytes: int = 0) -> None:
+        if progress:
+            elapsed = time.perf_counter() - started
+            rate = state.chunks_done / elapsed if elapsed else 0.0
+            progress(
+                replace(
+                    state,
+                    event=event,
+                    bytes_done=min(state.bytes_done + extra_bytes, state.bytes_total),
+                    rate=rate,
                 )
             )
-        }
-    # Files are embedded in groups of about EMBED_BATCH chunks (one model call pads and
-    # batches far better than one call per small file), then committed one file at a time.
-    pending: list[tuple[Document, list[Any], list[tuple[str, tuple[str, ...]]]]] = []
 
-    def flush_pending() -> None:
-        nonlocal chunks_done
-        if not pending:
-            return
-        texts = [embed_text(d.title, d.heading, d.text) for _, drafts, _ in pending for d in drafts]
+    def store(
+        doc: Document,
+        drafts: Sequence[Any],
+        tags: Sequence[tuple[str, tuple[str, ...]]],
+        vectors: np.ndarray,
+        *,
+        file_tags: Sequence[tuple[str, tuple[str, ...]]] | None = None,
+        total: int | None = None,
+        append: bool = False,
+    ) -> None:
+        new_ids, old_ids, meta = _replace_source(
+            ws,
+            kb.id,
+            doc,
+            drafts,
+            tags,
+            vectors,
+            owner or kb.owner,
+            file_tags=file_tags,
+            total=total,
+            append=append,
+        )
+        if old_ids:
+            index.delete(old_ids)
+        index.upsert(new_ids, vectors, [meta(level) for level, _ in tags])
+        report.chunks_added += len(new_ids)
+        report.chunks_removed += len(old_ids)
+        state.chunks_done += len(new_ids)
+
+    def embed(texts: list[str]) -> np.ndarray:
         t0 = time.perf_counter()
         vectors = embedder.embed(texts)
         report.embed_seconds += time.perf_counter() - t0
+        return vectors
+
+    # Files are embedded in groups of about EMBED_BATCH chunks (one model call pads and
+    # batches far better than one call per small file), then committed one file at a time.
+    pending: list[tuple[Document, Sequence[Any], list[tuple[str, tuple[str, ...]]], int]] = []
+
+    def flush_pending() -> None:
+        if not pending:
+            return
+        vectors = embed(
+            [embed_text(d.title, d.heading, d.text) for _, drafts, _, _ in pending for d in drafts]
+        )
         offset = 0
-        for doc, drafts, tags in pending:
+        for doc, drafts, tags, size in pending:
             mine = vectors[offset : offset + len(drafts)]
             offset += len(drafts)
-            new_ids, old_ids, meta = _replace_source(
-                ws, kb.id, doc, drafts, tags, mine, owner or kb.owner
-            )
-            if old_ids:
-                index.delete(old_ids)
-            index.upsert(new_ids, mine, [meta(level) for level, _ in tags])
+            store(doc, drafts, tags, mine)
             (report.updated if doc.source in known else report.added).append(doc.source)
-            report.chunks_added += len(new_ids)
-            report.chunks_removed += len(old_ids)
-            chunks_done += len(new_ids)
+            state.files_done += 1
+            state.bytes_done += size
         pending.clear()
-        if progress:
-            elapsed = time.perf_counter() - started
-            progress("file", files_done, chunks_done, chunks_done / elapsed if elapsed else 0.0)
+        tell("file")
 
-    for item in iter_documents([Path(p) for p in paths], follow_symlinks=follow_symlinks):
-        files_done += 1
+    def store_large(
+        doc: Document, drafts: Sequence[Any], tags: list[tuple[str, tuple[str, ...]]], size: int
+    ) -> None:
+        """A file of more than FILE_BATCH chunks: commit FILE_BATCH chunks at a time.
+
+        The first commit replaces the source row (new hash, total chunk count) and drops
+        its old chunks; each later one adds chunks. A kill in between leaves fewer chunk
+        rows than the row's count: the next ingest resumes after the stored ordinals.
+        """
+        stored = _stored_ordinals(ws, kb.id, doc.source) if doc.source in known else {}
+        resume = bool(stored) and known[doc.source][0] == doc.content_sha256
+        if resume and any(
+            stored.get(d.ordinal, d.content_sha256) != d.content_sha256 for d in drafts
+        ):
+            resume = False  # chunked differently (other --max-tokens): start again
+        todo = [n for n, d in enumerate(drafts) if not (resume and d.ordinal in stored)]
+        if resume:
+            report.resumed.append(doc.source)
+        first = not resume
+        for start in range(0, len(todo), FILE_BATCH):
+            part = todo[start : start + FILE_BATCH]
+            batch = [drafts[n] for n in part]
+            vectors = embed([embed_text(d.title, d.heading, d.text) for d in batch])
+            store(
+                doc,
+                batch,
+                [tags[n] for n in part],
+                vectors,
+                file_tags=tags,
+                total=len(drafts),
+                append=not first,
+            )
+            first = False
+            tell("batch", size * (start + len(part)) // max(len(todo), 1))
+        (report.updated if doc.source in known else report.added).append(doc.source)
+        state.files_done += 1
+        state.bytes_done += size
+        tell("file")
+
+    for item, absolute in walk_documents(roots, follow_symlinks=follow_symlinks, relative=True):
+        size = _size(absolute)
         if isinstance(item, Skipped):
             report.skipped.append((item.source, item.reason))
             if Path(item.source).is_symlink():
                 escaped.add(str(Path(item.source).resolve()))
+            state.files_done += 1
+            state.bytes_done += size
             continue
+        if item.source not in known and absolute in known:
+            _rename_source(ws, kb.id, absolute, item.source)  # recorded before relative names
+            known[item.source] = known.pop(absolute)
         seen.add(item.source)
-        if known.get(item.source) == item.content_sha256:
+        sha, expected, present = known.get(item.source, ("", 0, 0))
+        if sha == item.content_sha256 and present >= expected:
             report.unchanged += 1
+            state.files_done += 1
+            state.bytes_done += size
             continue
         drafts = chunk_document(item, max_tokens=max_tokens, overlap=overlap)
         if not drafts:
             report.skipped.append((item.source, "no text to index"))
+            state.files_done += 1
+            state.bytes_done += size
             continue
-        pending.append((item, drafts, [summarize(scan_text(d.text)) for d in drafts]))
-        if sum(len(d) for _, d, _ in pending) >= EMBED_BATCH:
+        tags: list[tuple[str, tuple[str, ...]]] = [summarize(scan_text(d.text)) for d in drafts]
+        if len(drafts) > FILE_BATCH:
+            flush_pending()
+            store_large(item, drafts, tags, size)
+            continue
+        pending.append((item, drafts, tags, size))
+        if sum(len(d) for _, d, _, _ in pending) >= EMBED_BATCH:
             flush_pending()
     flush_pending()
     if prune:
-        roots = [str(Path(p).resolve()) for p in paths]
         for source in sorted(set(known) - seen):
-            inside = any(source == r or source.startswith(r.rstrip("/") + "/") for r in roots)
             # gone from a root, or reached through a symlink out of it (no longer followed)
-            if (inside and not Path(source).exists()) or source in escaped:
+            if _gone(source, roots) or source in escaped:
                 report.chunks_removed += remove_source(ws, kbs, indexes, name, source, record=False)
                 report.removed.append(source)
     index.flush()
     report.version = record_version(ws, name, report)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _size(path: str) -> int:
+    try:
+        return Path(path).stat().st_size
+    except OSError:
+        return 0
+
+
+def _gone(source: str, roots: Sequence[Path]) -> bool:
+    """Whether ``source`` lies under one of ``roots`` and its file no longer exists."""
+    resolved = [r.resolve() for r in roots]
+    if Path(source).is_absolute():  # recorded before sources were relative
+        for root in resolved:
+            r = str(root)
+            if source == r or source.startswith(r.rstrip("/") + "/"):
+                return not Path(source).exists()
+        return False
+    for root in resolved:
+        inside = root.is_dir() and source.startswith(f"{root.name}/")
+        if inside and not (root / source[len(root.name) + 1 :]).exists():
+            return True
+    return False
+
+
+def _known_sources(ws: Workspace, kb_id: int) -> dict[str, tuple[str, int, int]]:
+    """Each source's ``(sha256, chunk count recorded, chunk rows present)``."""
+    present = (
+        sa.select(sa.func.count())
+        .select_from(kb_chunks)
+        .where(kb_chunks.c.source_id == kb_sources.c.id)
+        .scalar_subquery()
+    )
+    with ws.db.read() as conn:
+        rows = conn.execute(
+            sa.select(
+                kb_sources.c.source, kb_sources.c.content_sha256, kb_sources.c.chunks, present
+            ).where(kb_sources.c.kb_id == kb_id)
+        ).all()
+    return {r[0]: (r[1], int(r[2]), int(r[3])) for r in rows}
+
+
+def _stored_ordinals(ws: Workspace, kb_id: int, source: str) -> dict[int, str]:
+    """The ordinals (and chunk hashes) of ``source`` already in the database."""
+    with ws.db.read() as conn:
+        rows = conn.execute(
+            sa.select(kb_chunks.c.ordinal, kb_chunks.c.content_sha256)
+            .join(kb_sources, kb_sources.c.id == kb_chunks.c.source_id)
+            .where(kb_sources.c.kb_id == kb_id, kb_sources.c.source == source)
+        ).all()
+    return {int(r[0]): r[1] for r in rows}
+
+
+def _rename_source(ws: Workspace, kb_id: int, old: str, new: str) -> None:
+    """Store a source recorded under its absolute path under its relative name."""
+    with ws.tx() as conn:
+        conn.execute(
+            kb_sources.update()
+            .where(kb_sources.c.kb_id == kb_id, kb_sources.c.source == old)
+            .values(source=new)
+        )
+        bump_generation(conn, kb_id)
 
 
 def _replace_source(
@@ -240,11 +418,21 @@ def _replace_source(
     tags: Sequence[tuple[str, tuple[str, ...]]],
     vectors: np.ndarray,
     owner: str,
+    *,
+    file_tags: Sequence[tuple[str, tuple[str, ...]]] | None = None,
+    total: int | None = None,
+    append: bool = False,
 ) -> tuple[list[int], list[int], Callable[[str], ChunkMeta]]:
+    """Store ``drafts`` of ``doc`` in one transaction: replace its chunks, or ``append``.
+
+    ``file_tags`` and ``total`` describe the whole file when ``drafts`` is one batch of
+    it (the source row records the file's sensitivity and full chunk count).
+    """
     now = datetime.now(UTC)
-    levels = [level for level, _ in tags]
+    every = file_tags if file_tags is not None else tags
+    levels = [level for level, _ in every]
     worst = max(levels, key=lambda lv: SENSITIVITY_ORDER[lv]) if levels else "none"
-    kinds = sorted({k for _, ks in tags for k in ks})
+    kinds = sorted({k for _, ks in every for k in ks})
     with ws.tx() as conn:
         owner_id = _owner_id(conn, owner)
         existing = conn.execute(
@@ -258,7 +446,7 @@ def _replace_source(
             "content_sha256": doc.content_sha256,
             "modified_at": doc.modified_at,
             "ingested_at": now,
-            "chunks": len(drafts),
+            "chunks": total if total is not None else len(drafts),
             "sensitivity": worst,
             "kinds": kinds,
         }
@@ -268,6 +456,8 @@ def _replace_source(
                 kb_sources.insert().values(kb_id=kb_id, source=doc.source, **values)
             )
             source_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+        elif append:
+            source_id = int(existing)
         else:
             source_id = int(existing)
             old_ids = list(
@@ -299,7 +489,10 @@ def _replace_source(
         new_ids = list(
             conn.execute(
                 sa.select(kb_chunks.c.id)
-                .where(kb_chunks.c.source_id == source_id)
+                .where(
+                    kb_chunks.c.source_id == source_id,
+                    kb_chunks.c.ordinal.in_([d.ordinal for d in drafts]),
+                )
                 .order_by(kb_chunks.c.ordinal)
             ).scalars()
         )
@@ -333,11 +526,11 @@ def remove_source(
 ) -> int:
     """Drop one source's chunks from the KB; returns how many chunks went."""
     kb = kbs.get(name)
-    wanted = (
-        str(Path(source).resolve()) if not source.startswith(("http://", "https://")) else source
-    )
+    names = _source_names(source)
+    with ws.db.read() as conn:
+        stored = _match_source(conn, kb.id, names)
     lookup = sa.select(kb_sources.c.id, kb_sources.c.source).where(
-        kb_sources.c.kb_id == kb.id, kb_sources.c.source.in_([source, wanted])
+        kb_sources.c.kb_id == kb.id, kb_sources.c.source == (stored or source)
     )
     with ws.db.read() as conn:
         found = conn.execute(lookup).first()
@@ -368,6 +561,39 @@ def remove_source(
         report = IngestReport(removed=[row.source], chunks_removed=len(ids))
         record_version(ws, name, report)
     return len(ids)
+
+
+def _source_names(source: str) -> list[str]:
+    """The names ``source`` may be stored under: as typed, normalised, absolute."""
+    if source.startswith(("http://", "https://")):
+        return [source]
+    names = [source, Path(source).as_posix().removeprefix("./")]
+    with suppress(OSError, RuntimeError):
+        names.append(str(Path(source).resolve()))
+    return list(dict.fromkeys(names))
+
+
+def _match_source(conn: sa.Connection, kb_id: int, names: list[str]) -> str | None:
+    """The stored source ``names`` denote: an exact match, else the one relative source
+    that the given path ends with (``/home/me/docs/faq.md`` finds ``docs/faq.md``)."""
+    exact = conn.execute(
+        sa.select(kb_sources.c.source).where(
+            kb_sources.c.kb_id == kb_id, kb_sources.c.source.in_(names)
+        )
+    ).scalar()
+    if exact is not None:
+        return str(exact)
+    absolute = names[-1]
+    if not absolute.startswith("/"):
+        return None
+    candidates = [
+        s
+        for s in conn.execute(
+            sa.select(kb_sources.c.source).where(kb_sources.c.kb_id == kb_id)
+        ).scalars()
+        if not s.startswith("/") and absolute.endswith("/" + s)
+    ]
+    return max(candidates, key=len) if candidates else None
 
 
 def record_version(ws: Workspace, name: str, report: IngestReport) -> int:

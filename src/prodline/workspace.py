@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from prodline.monitor.rollback import AutoRollback
     from prodline.pipelines.service import Pipelines
     from prodline.rag.kb import KnowledgeBases
+    from prodline.serving.rag.answerer import ChatAnswerer
 
 __all__ = ["Workspace"]
 
@@ -334,6 +335,14 @@ class Workspace:
 
             self._kbs = KnowledgeBases(self)
         return self._kbs
+
+    def rag_answerer(
+        self, kb: str, *, provider: str | None = None, mode: str = "hybrid"
+    ) -> ChatAnswerer:
+        """The RAG server's chat path for ``kb`` without a server (``ws.kbs.evaluate``)."""
+        from prodline.serving.rag.answerer import ChatAnswerer
+
+        return ChatAnswerer(self, kb, provider=provider, mode=mode)
 
     @property
     def alerts(self) -> Alerts:

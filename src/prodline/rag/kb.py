@@ -26,6 +26,7 @@ from prodline.store.tables import kb_chunks, kb_owners, kb_sources, kb_versions,
 
 if TYPE_CHECKING:
     from prodline.rag.embed import Embedder
+    from prodline.rag.evaluate import Answerer, EvalQuestion, EvalReport
     from prodline.rag.ingest import IngestReport, Progress
     from prodline.rag.retrieve import Mode
     from prodline.workspace import Workspace
@@ -252,6 +253,51 @@ class KnowledgeBases:
             mode=cast("Mode", mode),  # checked there: one of hybrid, vector, bm25
             vector=vector,
         )
+
+    def evaluate(
+        self,
+        name: str,
+        questions: str | Path | Sequence[EvalQuestion],
+        *,
+        k: int = 10,
+        mode: str = "hybrid",
+        provider: str | None = None,
+        record: bool = True,
+        answerer: Answerer | None = None,
+    ) -> EvalReport:
+        """Evaluate KB ``name`` on a question set and record the run as evidence.
+
+        ``questions`` is a JSON-lines file, the name of a shipped set (``pydoc_topics``)
+        or parsed questions. Answers go through the RAG server's chat path
+        (``ws.rag_answerer``; ``provider`` forces one LLM) unless ``answerer`` is given;
+        ``mode`` is the retrieval ranked for hit@k/MRR/nDCG. With ``record``, the
+        metrics land as ``rag_eval`` evidence on ``kb:NAME@VERSION``.
+        See :func:`prodline.rag.evaluate.evaluate`.
+        """
+        from prodline.rag.evaluate import evaluate, load_questions, set_sha256
+
+        kb = self.get(name)
+        if isinstance(questions, str | Path):
+            parsed, set_id = load_questions(questions), set_sha256(questions)
+            set_name = Path(questions).stem
+        else:
+            parsed, set_id, set_name = builtins.list(questions), None, "inline"
+        if answerer is None:
+            with self._ws.rag_answerer(name, provider=provider, mode=mode) as chat:
+                report = evaluate(parsed, chat, k=k, variant=mode)
+        else:
+            report = evaluate(parsed, answerer, k=k, variant=mode)
+        if record:
+            summary = {
+                **report.to_dict(questions=False),
+                "question_set": set_name,
+                "question_set_sha256": set_id,
+                "provider": provider,
+                "kb_version": kb.version,
+            }
+            with self._ws.tx() as conn:
+                self._ws.evidence.record(conn, f"kb:{name}@{kb.version}", "rag_eval", summary)
+        return report
 
     def remove(self, name: str, source: str) -> int:
         """Drop one source's chunks; returns how many chunks were removed."""

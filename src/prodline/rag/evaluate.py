@@ -1,0 +1,431 @@
+"""Evaluate a knowledge base on a question set: retrieval, answers, abstention, latency.
+
+A question set is JSON lines, one question per line::
+
+    {"id": "assert-1", "question": "What does assert do when optimization is on?",
+     "source": "assert.md", "key_phrase": "no code"}
+    {"question": "How do I pin a dependency with pip?", "answerable": false}
+
+Fields: ``question`` (required); ``source`` (a file, or a list of files, matched on the
+end of the chunk's source path or its name without the suffix) and/or ``section`` (a
+heading); ``key_phrase`` (a phrase, or a list of alternatives, a right answer contains)
+and/or ``reference`` (a reference answer, scored by token F1); ``answerable`` (default
+true: an unanswerable question must be abstained on); ``id`` (default ``q<line>``).
+
+:func:`evaluate` asks an :class:`Answerer` — retrieval for the ranking metrics, and the
+RAG server's chat path for the answer (``ws.kbs.evaluate`` composes it) — and returns an
+:class:`EvalReport`. The metric definitions live in :mod:`prodline.rag.eval_metrics`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from statistics import fmean
+from typing import Any, Protocol
+
+import orjson
+
+from prodline.errors import InvalidInput
+from prodline.rag import eval_metrics as m
+from prodline.rag.types import Hit
+
+__all__ = [
+    "SHIPPED_SETS",
+    "Answered",
+    "Answerer",
+    "EvalQuestion",
+    "EvalReport",
+    "QuestionResult",
+    "evaluate",
+    "load_questions",
+    "resolve_question_set",
+    "source_matches",
+    "write_pydoc_corpus",
+]
+
+EVALSETS = Path(__file__).parent / "evalsets"
+SHIPPED_SETS: dict[str, Path] = {"pydoc_topics": EVALSETS / "pydoc_topics.jsonl"}
+_KNOWN = frozenset({"id", "question", "source", "section", "key_phrase", "reference", "answerable"})
+
+
+@dataclass(frozen=True)
+class EvalQuestion:
+    """One question of a set and what a right result looks like."""
+
+    id: str
+    question: str
+    sources: tuple[str, ...] = ()
+    section: str | None = None
+    key_phrases: tuple[str, ...] = ()
+    reference: str | None = None
+    answerable: bool = True
+
+    @property
+    def judged_on_retrieval(self) -> bool:
+        """True when the question names where its answer lives."""
+        return self.answerable and bool(self.sources or self.section)
+
+
+@dataclass(frozen=True)
+class Answered:
+    """What the chat path gave for one question."""
+
+    text: str
+    abstained: bool
+    faithfulness: float | None = None
+    answer_relevance: float | None = None
+    citations: tuple[int, ...] = ()
+    reason: str = ""
+
+
+class Answerer(Protocol):
+    """Retrieval and the chat answer for one knowledge base."""
+
+    def retrieve(self, question: str, k: int) -> list[Hit]:
+        """The ``k`` best chunks for ``question``, best first."""
+        ...
+
+    def answer(self, question: str) -> Answered:
+        """The chat path's answer to ``question`` (retrieval included)."""
+        ...
+
+
+@dataclass(frozen=True)
+class QuestionResult:
+    """One question's outcome."""
+
+    id: str
+    question: str
+    answerable: bool
+    rank: int | None  # of the first relevant chunk, from 1; None when not found / not judged
+    relevant: tuple[bool, ...]
+    answer: str
+    abstained: bool
+    correct: float | None  # key phrase (0/1) or token F1; None when not judged
+    token_f1: float | None
+    faithfulness: float | None
+    answer_relevance: float | None
+    latency_ms: float
+    sources: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields."""
+        return {
+            "id": self.id,
+            "question": self.question,
+            "answerable": self.answerable,
+            "rank": self.rank,
+            "answer": self.answer,
+            "abstained": self.abstained,
+            "correct": self.correct,
+            "token_f1": self.token_f1,
+            "faithfulness": self.faithfulness,
+            "answer_relevance": self.answer_relevance,
+            "latency_ms": round(self.latency_ms, 3),
+            "retrieved_sources": list(self.sources),
+        }
+
+
+@dataclass(frozen=True)
+class EvalReport:
+    """Aggregate metrics and per-question results of one evaluation run."""
+
+    metrics: dict[str, float | None]
+    counts: dict[str, int]
+    results: tuple[QuestionResult, ...] = field(repr=False)
+    k: int = 10
+    variant: str = "hybrid"
+
+    def to_dict(self, *, questions: bool = True) -> dict[str, Any]:
+        """JSON-ready form; ``questions=False`` leaves the per-question rows out."""
+        out: dict[str, Any] = {
+            "variant": self.variant,
+            "k": self.k,
+            "metrics": {k: _round(v) for k, v in self.metrics.items()},
+            "counts": dict(self.counts),
+        }
+        if questions:
+            out["questions"] = [r.to_dict() for r in self.results]
+        return out
+
+    def rows(self) -> list[tuple[str, str]]:
+        """(metric, formatted value) pairs for a table, in reading order."""
+        return [(name, _fmt(name, value)) for name, value in self.metrics.items()]
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def _fmt(name: str, value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.1f}" if name.endswith("_ms") else f"{value:.3f}"
+
+
+# -- question sets -------------------------------------------------------------------
+def resolve_question_set(ref: str | Path) -> Path:
+    """A question file path, or the name of a shipped set (``pydoc_topics``)."""
+    path = Path(ref)
+    if path.is_file():
+        return path
+    if str(ref) in SHIPPED_SETS:
+        return SHIPPED_SETS[str(ref)]
+    raise InvalidInput(
+        f"Question set '{ref}' is neither a file nor a shipped set; give a .jsonl path or "
+        f"one of {', '.join(sorted(SHIPPED_SETS))}.",
+        field="questions",
+    )
+
+
+def _strings(value: Any, where: str, name: str) -> tuple[str, ...]:
+    items = [value] if isinstance(value, str) else value
+    if (
+        not isinstance(items, list)
+        or not items
+        or not all(isinstance(s, str) and s.strip() for s in items)
+    ):
+        raise InvalidInput(
+            f"{where}: '{name}' must be a non-empty string or list of strings.", field=name
+        )
+    return tuple(s.strip() for s in items)
+
+
+def _question(obj: Any, line: int, where: str) -> EvalQuestion:
+    if not isinstance(obj, dict):
+        raise InvalidInput(f"{where}: each line must be a JSON object.", field="questions")
+    unknown = sorted(set(obj) - _KNOWN)
+    if unknown:
+        raise InvalidInput(
+            f"{where}: unknown field '{unknown[0]}'; use {', '.join(sorted(_KNOWN))}.",
+            field=unknown[0],
+        )
+    text = obj.get("question")
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidInput(f"{where}: 'question' must be non-empty text.", field="question")
+    answerable = obj.get("answerable", True)
+    if not isinstance(answerable, bool):
+        raise InvalidInput(f"{where}: 'answerable' must be true or false.", field="answerable")
+    sources = _strings(obj["source"], where, "source") if "source" in obj else ()
+    section = _strings(obj["section"], where, "section")[0] if "section" in obj else None
+    phrases = _strings(obj["key_phrase"], where, "key_phrase") if "key_phrase" in obj else ()
+    reference = _strings(obj["reference"], where, "reference")[0] if "reference" in obj else None
+    if answerable and not (sources or section or phrases or reference):
+        raise InvalidInput(
+            f"{where}: an answerable question needs a source, section, key_phrase or "
+            'reference to be judged on (or set "answerable": false).',
+            field="question",
+        )
+    if not answerable and (sources or section or phrases or reference):
+        raise InvalidInput(
+            f"{where}: an unanswerable question has no source, section, key_phrase or "
+            'reference; drop them or set "answerable": true.',
+            field="answerable",
+        )
+    ident = obj.get("id", f"q{line}")
+    return EvalQuestion(
+        id=str(ident),
+        question=text.strip(),
+        sources=sources,
+        section=section,
+        key_phrases=phrases,
+        reference=reference,
+        answerable=answerable,
+    )
+
+
+def load_questions(path: str | Path) -> list[EvalQuestion]:
+    """Parse a JSON-lines question set; errors name the file and line."""
+    path = resolve_question_set(path)
+    questions: list[EvalQuestion] = []
+    seen: set[str] = set()
+    for line, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not raw.strip():
+            continue
+        where = f"{path.name}:{line}"
+        try:
+            obj = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidInput(f"{where}: not valid JSON ({exc}).", field="questions") from None
+        q = _question(obj, line, where)
+        if q.id in seen:
+            raise InvalidInput(f"{where}: id '{q.id}' is used twice.", field="id")
+        seen.add(q.id)
+        questions.append(q)
+    if not questions:
+        raise InvalidInput(f"{path}: holds no questions; one JSON object per line.")
+    return questions
+
+
+def set_sha256(path: str | Path) -> str:
+    """The identity of a question set: sha256 of its file's bytes."""
+    return hashlib.sha256(resolve_question_set(path).read_bytes()).hexdigest()
+
+
+# -- the pydoc corpus ------------------------------------------------------------------
+_UNDERLINE = re.compile(r"^([*=\-~^\"'`#+])\1{2,}\s*$")
+
+
+def _topic_markdown(name: str, text: str) -> str:
+    """A pydoc topic as Markdown: its underlined titles become headings."""
+    lines = text.splitlines()
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        nxt = lines[i + 1] if i + 1 < len(lines) else ""
+        if line.strip() and _UNDERLINE.match(nxt) and len(nxt.strip()) >= len(line.strip()) - 2:
+            level = 1 if nxt.strip()[0] == "*" else 2
+            out.append(f"{'#' * level} {line.strip()}")
+            i += 2
+            continue
+        out.append(line)
+        i += 1
+    body = "\n".join(out).strip()
+    if not body.startswith("# "):
+        body = f"# {name}\n\n{body}"
+    return body + "\n"
+
+
+def write_pydoc_corpus(folder: str | Path) -> list[Path]:
+    """Write CPython's ``pydoc_data.topics`` as one Markdown file per topic (``assert.md``
+    …) into ``folder``: the documents the shipped ``pydoc_topics`` set is about."""
+    from pydoc_data import topics
+
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in sorted(topics.topics.items()):
+        path = out / f"{name}.md"
+        path.write_text(_topic_markdown(name, text), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+# -- evaluation ------------------------------------------------------------------------
+def source_matches(source: str, expected: str) -> bool:
+    """True when a chunk's ``source`` is the ``expected`` file: the same path, a path that
+    ends with it, or a file whose name without suffix equals it (``assert`` ~ ``assert.md``)."""
+    got = source.replace("\\", "/").rstrip("/")
+    want = expected.replace("\\", "/").strip("/")
+    if got == want or got.endswith("/" + want):
+        return True
+    name = got.rsplit("/", 1)[-1]
+    return name.rsplit(".", 1)[0] == want
+
+
+def _relevant(q: EvalQuestion, hits: Sequence[Hit]) -> tuple[bool, ...]:
+    """Per hit: from an expected source (and section), counting each source once."""
+    flags: list[bool] = []
+    seen: set[str] = set()
+    for h in hits:
+        found = next((s for s in q.sources if source_matches(h.source, s)), None)
+        ok = found is not None if q.sources else True
+        if q.section is not None:
+            ok = ok and q.section.lower() in (h.heading or "").lower()
+        key = f"{found or ''}#{q.section or ''}"
+        if ok and key not in seen:
+            seen.add(key)
+            flags.append(True)
+        else:
+            flags.append(False)
+    return tuple(flags)
+
+
+def _correct(q: EvalQuestion, answered: Answered) -> tuple[float | None, float | None]:
+    """(correctness, token F1) of an answer to an answerable question."""
+    f1 = m.token_f1(answered.text, q.reference) if q.reference else None
+    if answered.abstained:
+        return 0.0, (0.0 if q.reference else None)
+    if q.key_phrases:
+        return (1.0 if any(m.contains_phrase(answered.text, p) for p in q.key_phrases) else 0.0), f1
+    return f1, f1
+
+
+def _mean(values: Sequence[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return fmean(present) if present else None
+
+
+def evaluate(
+    questions: Sequence[EvalQuestion],
+    answerer: Answerer,
+    *,
+    k: int = 10,
+    variant: str = "hybrid",
+) -> EvalReport:
+    """Run every question through ``answerer`` and aggregate the metrics.
+
+    Retrieval metrics (hit@1, hit@5, MRR, nDCG@k) cover the answerable questions that
+    name a source or section; correctness (key phrase, else token F1) the answerable
+    ones with a key phrase or reference, an abstention counting as wrong; faithfulness
+    and answer relevance the answers given (not abstained); abstention all questions.
+    Latency is the chat path's (retrieval and answer) per question.
+    """
+    if not questions:
+        raise InvalidInput("No questions to evaluate.", field="questions")
+    results: list[QuestionResult] = []
+    for q in questions:
+        hits = answerer.retrieve(q.question, k)
+        relevant = _relevant(q, hits) if q.judged_on_retrieval else ()
+        t0 = time.perf_counter()
+        answered = answerer.answer(q.question)
+        latency = (time.perf_counter() - t0) * 1000.0
+        correct, f1 = _correct(q, answered) if q.answerable else (None, None)
+        results.append(
+            QuestionResult(
+                id=q.id,
+                question=q.question,
+                answerable=q.answerable,
+                rank=next((i for i, r in enumerate(relevant, start=1) if r), None),
+                relevant=relevant,
+                answer=answered.text,
+                abstained=answered.abstained,
+                correct=correct,
+                token_f1=f1,
+                faithfulness=None if answered.abstained else answered.faithfulness,
+                answer_relevance=None if answered.abstained else answered.answer_relevance,
+                latency_ms=latency,
+                sources=tuple(h.source for h in hits),
+            )
+        )
+    return _aggregate(questions, results, k=k, variant=variant)
+
+
+def _aggregate(
+    questions: Sequence[EvalQuestion], results: list[QuestionResult], *, k: int, variant: str
+) -> EvalReport:
+    judged = [(q, r) for q, r in zip(questions, results, strict=True) if q.judged_on_retrieval]
+    ideal = [max(1, len(q.sources)) for q, _ in judged]
+    absent = m.abstention([r.answerable for r in results], [r.abstained for r in results])
+    latencies = [r.latency_ms for r in results]
+    metrics: dict[str, float | None] = {
+        "hit@1": _mean([m.hit_at_k(r.relevant, 1) for _, r in judged]),
+        "hit@5": _mean([m.hit_at_k(r.relevant, 5) for _, r in judged]),
+        "mrr": _mean([m.reciprocal_rank(r.relevant) for _, r in judged]),
+        f"ndcg@{k}": _mean(
+            [m.ndcg_at_k(r.relevant, k, n) for (_, r), n in zip(judged, ideal, strict=True)]
+        ),
+        "correctness": _mean([r.correct for r in results if r.answerable]),
+        "token_f1": _mean([r.token_f1 for r in results if r.answerable]),
+        "faithfulness": _mean([r.faithfulness for r in results if r.answerable]),
+        "answer_relevance": _mean([r.answer_relevance for r in results if r.answerable]),
+        "abstention_precision": absent.precision,
+        "abstention_recall": absent.recall,
+        "false_abstention": absent.false_rate,
+        "latency_p50_ms": m.percentile(latencies, 50),
+        "latency_p95_ms": m.percentile(latencies, 95),
+    }
+    counts = {
+        "questions": len(results),
+        "answerable": sum(1 for r in results if r.answerable),
+        "unanswerable": absent.unanswerable,
+        "retrieval_judged": len(judged),
+        "abstained": absent.abstained,
+    }
+    return EvalReport(metrics=metrics, counts=counts, results=tuple(results), k=k, variant=variant)

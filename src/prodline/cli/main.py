@@ -202,7 +202,7 @@ def run() -> None:
         if isinstance(code, int) and code:
             sys.exit(code)
     except ProdlineError as exc:
-        err_console.print(f"error: {exc.message}", highlight=False, soft_wrap=True)
+        err_console.print(f"error: {exc.message}", highlight=False, soft_wrap=True, markup=False)
         sys.exit(2)
     except typer.Exit as exc:
         sys.exit(getattr(exc, "exit_code", 0))

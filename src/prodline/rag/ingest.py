@@ -136,6 +136,9 @@ def ingest(
     point outside it are skipped (and, with ``prune``, their earlier chunks removed)
     unless ``follow_symlinks``.
     """
+    from prodline.rag.extras import require_rag_extra
+
+    require_rag_extra("Ingesting documents")
     with writer_lock(indexes, name):
         return _ingest(
             ws,

@@ -206,3 +206,13 @@ def test_kbs_evaluate_records_evidence(sqlite_ws: Workspace) -> None:
     assert ev.summary["question_set"] == "inline"
     ws.kbs.evaluate("sky", QUESTIONS, answerer=FAKE, record=False)
     assert len(ws.evidence.list("kb:sky@0")) == 1
+
+
+def test_retrieval_only() -> None:
+    report = evaluate(QUESTIONS, FAKE, answer=False, variant="bm25")
+    assert report.metrics["mrr"] == 0.75
+    assert report.metrics["correctness"] is None
+    assert report.metrics["abstention_recall"] is None
+    assert report.counts["abstained"] == 0
+    assert report.results[0].answer == ""
+    assert report.to_dict()["variant"] == "bm25"

@@ -358,6 +358,7 @@ def evaluate(
     *,
     k: int = 10,
     variant: str = "hybrid",
+    answer: bool = True,
 ) -> EvalReport:
     """Run every question through ``answerer`` and aggregate the metrics.
 
@@ -365,18 +366,24 @@ def evaluate(
     name a source or section; correctness (key phrase, else token F1) the answerable
     ones with a key phrase or reference, an abstention counting as wrong; faithfulness
     and answer relevance the answers given (not abstained); abstention all questions.
-    Latency is the chat path's (retrieval and answer) per question.
+    Latency is the chat path's (retrieval and answer) per question. ``answer=False``
+    measures retrieval alone: the answer metrics are then ``None`` and the latency is
+    the retrieval's.
     """
     if not questions:
         raise InvalidInput("No questions to evaluate.", field="questions")
     results: list[QuestionResult] = []
     for q in questions:
+        t0 = time.perf_counter()
         hits = answerer.retrieve(q.question, k)
         relevant = _relevant(q, hits) if q.judged_on_retrieval else ()
-        t0 = time.perf_counter()
-        answered = answerer.answer(q.question)
+        if answer:
+            t0 = time.perf_counter()
+            answered = answerer.answer(q.question)
+        else:
+            answered = _NOT_ASKED
         latency = (time.perf_counter() - t0) * 1000.0
-        correct, f1 = _correct(q, answered) if q.answerable else (None, None)
+        correct, f1 = _correct(q, answered) if q.answerable and answer else (None, None)
         results.append(
             QuestionResult(
                 id=q.id,
@@ -394,7 +401,24 @@ def evaluate(
                 sources=tuple(h.source for h in hits),
             )
         )
-    return _aggregate(questions, results, k=k, variant=variant)
+    report = _aggregate(questions, results, k=k, variant=variant)
+    if not answer:
+        for name in _ANSWER_METRICS:
+            report.metrics[name] = None
+        report.counts["abstained"] = 0
+    return report
+
+
+_NOT_ASKED = Answered(text="", abstained=False)
+_ANSWER_METRICS = (
+    "correctness",
+    "token_f1",
+    "faithfulness",
+    "answer_relevance",
+    "abstention_precision",
+    "abstention_recall",
+    "false_abstention",
+)
 
 
 def _aggregate(

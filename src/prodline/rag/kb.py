@@ -267,14 +267,17 @@ class KnowledgeBases:
         provider: str | None = None,
         record: bool = True,
         answerer: Answerer | None = None,
+        variant: str | None = None,
+        answer: bool = True,
     ) -> EvalReport:
         """Evaluate KB ``name`` on a question set and record the run as evidence.
 
         ``questions`` is a JSON-lines file, the name of a shipped set (``pydoc_topics``)
         or parsed questions. Answers go through the RAG server's chat path
         (``ws.rag_answerer``; ``provider`` forces one LLM) unless ``answerer`` is given;
-        ``mode`` is the retrieval ranked for hit@k/MRR/nDCG. With ``record``, the
-        metrics land as ``rag_eval`` evidence on ``kb:NAME@VERSION``.
+        ``mode`` is the retrieval ranked for hit@k/MRR/nDCG; ``variant`` labels the run
+        (default: the mode); ``answer=False`` measures retrieval alone. With ``record``,
+        the metrics land as ``rag_eval`` evidence on ``kb:NAME@VERSION``.
         See :func:`prodline.rag.evaluate.evaluate`.
         """
         from prodline.rag.evaluate import evaluate, load_questions, set_sha256
@@ -285,11 +288,12 @@ class KnowledgeBases:
             set_name = Path(questions).stem
         else:
             parsed, set_id, set_name = builtins.list(questions), None, "inline"
+        label = variant or mode
         if answerer is None:
             with self._ws.rag_answerer(name, provider=provider, mode=mode) as chat:
-                report = evaluate(parsed, chat, k=k, variant=mode)
+                report = evaluate(parsed, chat, k=k, variant=label, answer=answer)
         else:
-            report = evaluate(parsed, answerer, k=k, variant=mode)
+            report = evaluate(parsed, answerer, k=k, variant=label, answer=answer)
         if record:
             summary = {
                 **report.to_dict(questions=False),

@@ -220,7 +220,17 @@ def test_a_threshold_outside_zero_one_is_rejected(threshold: float) -> None:
 def test_to_dict_is_plain_json() -> None:
     data = GroundednessScorer().score(f"{QUOTE} {FABRICATED}", CONTEXTS).to_dict()
     assert json.loads(json.dumps(data)) == data
-    assert set(data) == {"score", "flagged", "method", "sentences"}
+    assert set(data) == {
+        "score",
+        "faithfulness",
+        "answer_relevance",
+        "context_relevance",
+        "flagged",
+        "reasons",
+        "abstained",
+        "method",
+        "sentences",
+    }
     assert data["sentences"][0] == {
         "sentence": QUOTE,
         "support": data["sentences"][0]["support"],
@@ -238,7 +248,13 @@ def test_scores_are_logged_without_the_text(caplog: pytest.LogCaptureFixture) ->
 
 def test_init_only_stores_parameters_and_fit_returns_self(pairs: list[dict[str, Any]]) -> None:
     scorer = GroundednessScorer(threshold=0.3)
-    assert vars(scorer) == {"embed": None, "threshold": 0.3, "weights": None}
+    assert vars(scorer) == {
+        "embed": None,
+        "threshold": 0.3,
+        "weights": None,
+        "answer_threshold": 0.3,
+        "context_threshold": 0.5,
+    }
     train = _split(pairs, "train")
     fitted = scorer.fit(
         [p["answer"] for p in train], [p["contexts"] for p in train], [p["label"] for p in train]

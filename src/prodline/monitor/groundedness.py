@@ -26,7 +26,7 @@ import logging
 import math
 import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from itertools import pairwise
 from typing import Any
 
@@ -55,18 +55,37 @@ class SentenceSupport:
 
 @dataclass(frozen=True)
 class Groundedness:
-    """The score of one answer: ``flagged`` when ``score`` is below the threshold."""
+    """The scores of one answer; ``flagged`` when any is below its threshold.
+
+    ``score`` is the faithfulness (answer supported by the context). ``answer_relevance``
+    and ``context_relevance`` (:mod:`prodline.monitor.answer_scores`) are set by
+    :meth:`GroundednessScorer.rate`; ``reasons`` says which score raised the flag.
+    """
 
     score: float
     flagged: bool
     method: str
     sentences: tuple[SentenceSupport, ...]
+    answer_relevance: float | None = None
+    context_relevance: float | None = None
+    reasons: tuple[str, ...] = ()
+    abstained: bool = False
+
+    @property
+    def faithfulness(self) -> float:
+        """The answer's support by the context (the same number as ``score``)."""
+        return self.score
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready data: the score, the flag, the method and each sentence."""
+        """Plain JSON-ready data: the scores, the flag and why, the method, each sentence."""
         return {
             "score": self.score,
+            "faithfulness": self.score,
+            "answer_relevance": self.answer_relevance,
+            "context_relevance": self.context_relevance,
             "flagged": self.flagged,
+            "reasons": list(self.reasons),
+            "abstained": self.abstained,
             "method": self.method,
             "sentences": [asdict(s) for s in self.sentences],
         }
@@ -101,6 +120,13 @@ EMBEDDING_WEIGHTS = SupportWeights(
 LEXICAL_WEIGHTS = SupportWeights(
     intercept=-1.274, embedding=0.0, lexical=2.928, missing=-5.246, negation=-2.312, min_weight=1.0
 )
+
+# Answer relevance below this flags the answer: the mean of question/answer cosine and
+# question-word share; see bench/rag_calibrate.py for how it sits on the shipped set.
+ANSWER_RELEVANCE_FLOOR = 0.3
+# An answer given from context whose best calibrated relevance is below this is flagged:
+# the abstention threshold (prodline.llm.abstain.ABSTAIN_BELOW), which the answerers use.
+CONTEXT_RELEVANCE_FLOOR = 0.5
 
 _NEGATIONS = frozenset(
     "not no never cannot nor neither none nothing nobody without non unable".split()  # noqa: SIM905
@@ -271,10 +297,61 @@ class GroundednessScorer:
         embed: Embed | None = None,
         threshold: float = 0.5,
         weights: SupportWeights | None = None,
+        answer_threshold: float = ANSWER_RELEVANCE_FLOOR,
+        context_threshold: float = CONTEXT_RELEVANCE_FLOOR,
     ) -> None:
         self.embed = embed
         self.threshold = threshold
         self.weights = weights
+        self.answer_threshold = answer_threshold
+        self.context_threshold = context_threshold
+
+    def rate(
+        self,
+        grounded: Groundedness,
+        question: str,
+        answer: str,
+        relevances: Sequence[float | None] = (),
+        *,
+        abstained: bool = False,
+    ) -> Groundedness:
+        """``grounded`` (offline or judged faithfulness) with the two relevance scores.
+
+        The flag then uses all three: faithfulness below ``threshold``, answer relevance
+        below ``answer_threshold``, or an answer given from context whose relevance is
+        below ``context_threshold``. An abstention claims nothing from the context
+        (faithfulness 1.0), answers no question (answer relevance None) and is not
+        flagged: it is the right outcome for irrelevant context.
+        """
+        from prodline.monitor.answer_scores import answer_relevance, context_relevance
+
+        context = context_relevance(relevances)
+        if abstained:
+            return replace(
+                grounded,
+                score=1.0,
+                flagged=False,
+                sentences=(),
+                answer_relevance=None,
+                context_relevance=context,
+                reasons=(),
+                abstained=True,
+            )
+        relevant = answer_relevance(question, answer, self.embed)
+        reasons = []
+        if grounded.score < self.threshold:
+            reasons.append(f"faithfulness {grounded.score:.2f} < {self.threshold:.2f}")
+        if relevant is not None and relevant < self.answer_threshold:
+            reasons.append(f"answer relevance {relevant:.2f} < {self.answer_threshold:.2f}")
+        if context is not None and context < self.context_threshold:
+            reasons.append(f"context relevance {context:.2f} < {self.context_threshold:.2f}")
+        return replace(
+            grounded,
+            flagged=bool(reasons),
+            answer_relevance=relevant,
+            context_relevance=context,
+            reasons=tuple(reasons),
+        )
 
     @property
     def method(self) -> str:

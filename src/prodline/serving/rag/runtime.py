@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from prodline.errors import InvalidInput, NotFound
 from prodline.ledger.lineage import node
 from prodline.llm import ChatMessage, Completion, Gateway, load_llm_config
+from prodline.llm.abstain import ABSTAIN_BELOW, NOT_COVERED, abstention
 from prodline.monitor import Groundedness, GroundednessScorer, LlmJudge
 from prodline.rag.retrieve import FILTER_KEYS
 from prodline.rag.types import SENSITIVITY_ORDER, Hit
@@ -97,7 +98,9 @@ class RagRuntime(ServerState):
         self.gateway = gateway or Gateway(load_llm_config(ws.home), embed=self.embed)
         if provider is not None:
             self.gateway.provider_config(provider)  # unknown provider: InvalidInput, listing them
-        self.scorer = GroundednessScorer(embed=self.embed, threshold=threshold)
+        self.scorer = GroundednessScorer(
+            embed=self.embed, threshold=threshold, context_threshold=ABSTAIN_BELOW
+        )
         self.judge = self.gateway.config.judge
         self.metrics = RagMetrics(kb)
         self.raglog = RagLog(
@@ -110,23 +113,27 @@ class RagRuntime(ServerState):
         self.info = self.ws.kbs.get(self.kb)
         return self.info
 
-    def _groundedness(self, answer: str, hits: list[Hit]) -> Groundedness:
-        """Offline score, or the configured LLM judge (``[llm] judge``).
+    def _groundedness(self, answer: str, hits: list[Hit], question: str = "") -> Groundedness:
+        """Offline score, or the configured LLM judge (``[llm] judge``), then the two
+        relevance scores (``GroundednessScorer.rate``): the flag uses all three.
 
         The judge call goes through the gateway with the same hits, so sensitivity routing
         applies to it too: a judge that may not see this context is refused, and the
         offline score stands in (method "offline (judge failed)").
         """
         contexts = [h.text for h in hits]
-        if not self.judge:
-            return self.scorer.score(answer, contexts)
+        abstained = answer.startswith(NOT_COVERED) and abstention(hits) is not None
+        relevances = [h.relevance for h in hits]
+        if not self.judge or abstained:
+            grounded = self.scorer.score(answer, contexts)
+            return self.scorer.rate(grounded, question, answer, relevances, abstained=abstained)
         judge_name = self.judge
 
         def complete(messages: list[dict[str, str]]) -> str:
             return self.gateway.complete(messages, hits, provider=judge_name).text
 
         judge = LlmJudge(complete, threshold=self.threshold, fallback=self.scorer)
-        return judge.score(answer, contexts)
+        return self.scorer.rate(judge.score(answer, contexts), question, answer, relevances)
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
@@ -283,7 +290,8 @@ class RagRuntime(ServerState):
 
     def grade(self, question: Question, completion: Completion) -> Answer:
         """Score a completion against the question's hits (not logged)."""
-        return Answer(question, completion, self._groundedness(completion.text, question.hits))
+        grounded = self._groundedness(completion.text, question.hits, question.text)
+        return Answer(question, completion, grounded)
 
     def stream(self, question: Question) -> Iterator[str | Completion]:
         """Text deltas, then the final ``Completion``; routing errors on the first ``next``."""
@@ -312,6 +320,9 @@ class RagRuntime(ServerState):
                 "output_tokens": completion.output_tokens,
                 "cost_usd": completion.cost_usd,
                 "groundedness": grounded.score,
+                "answer_relevance": grounded.answer_relevance,
+                "context_relevance": grounded.context_relevance,
+                "abstained": grounded.abstained,
                 "flagged": grounded.flagged,
                 "groundedness_method": grounded.method,
                 "citations": completion.citations,
@@ -368,4 +379,6 @@ def hit_dict(hit: Hit) -> dict[str, Any]:
         "sensitivity": hit.sensitivity,
         "kinds": list(hit.kinds),
         "scores": hit.scores,
+        "rank": hit.rank,
+        "relevance": hit.relevance,
     }

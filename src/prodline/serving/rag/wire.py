@@ -8,8 +8,15 @@ documented top-level extension fields, which the official ``openai`` client keep
     ``[{index, chunk_id, source, title, heading, sensitivity}]``: the marker ``[index]``
     in the answer text cites that chunk.
 ``groundedness``
-    ``{score, flagged, method, threshold}``: how well the answer is supported by the
-    retrieved chunks (0-1); ``flagged`` when ``score < threshold``.
+    ``{score, faithfulness, answer_relevance, context_relevance, flagged, reasons,
+    method, threshold}``: ``score`` (= ``faithfulness``) is how well the answer is
+    supported by the retrieved chunks (0-1); ``answer_relevance`` whether it addresses
+    the question; ``context_relevance`` the best calibrated relevance of the chunks;
+    ``flagged`` when any is below its threshold, ``reasons`` saying which.
+``abstention``
+    ``{abstained, reason, best_relevance, threshold}``: whether the answer says the
+    documents do not cover the question, and why (no chunk reached the calibrated
+    relevance threshold); ``{"abstained": false}`` otherwise.
 ``provider``, ``provider_model``
     The LLM provider that answered and its model.
 ``route_reason``, ``tried``
@@ -32,6 +39,7 @@ import orjson
 
 from prodline.errors import HTTP_STATUS, ProdlineError
 from prodline.llm import Completion
+from prodline.llm.abstain import abstention
 from prodline.monitor import Groundedness
 from prodline.rag.types import Hit
 
@@ -92,10 +100,15 @@ def extras(
         "citations": citations(completion, hits),
         "groundedness": {
             "score": grounded.score,
+            "faithfulness": grounded.score,
+            "answer_relevance": grounded.answer_relevance,
+            "context_relevance": grounded.context_relevance,
             "flagged": grounded.flagged,
+            "reasons": list(grounded.reasons),
             "method": grounded.method,
             "threshold": threshold,
         },
+        "abstention": _abstention(grounded, hits),
         "provider": completion.provider,
         "provider_model": completion.model,
         "route_reason": completion.route_reason,
@@ -103,6 +116,11 @@ def extras(
         "cost_usd": completion.cost_usd,
         "request_id": request_id,
     }
+
+
+def _abstention(grounded: Groundedness, hits: list[Hit]) -> dict[str, Any]:
+    why = abstention(hits) if grounded.abstained else None
+    return why.to_dict() if why is not None else {"abstained": False}
 
 
 def usage(completion: Completion) -> dict[str, int]:

@@ -250,12 +250,12 @@ def eval_(
         print_json(report.to_dict() | {"kb": name, "version": kb.version})
         return
     counts = report.counts
-    print_table(
+    console.print(
         f"{name}@{kb.version} on {Path(questions).stem}: {counts['questions']} questions "
-        f"({counts['unanswerable']} unanswerable), {mode} retrieval",
-        ("metric", "value"),
-        report.rows(),
+        f"({counts['unanswerable']} unanswerable), {mode} retrieval, k={k}",
+        highlight=False,
     )
+    print_table("evaluation", ("metric", "value"), report.rows())
     if record:
         console.print(f"recorded as rag_eval evidence on kb:{name}@{kb.version}")
 

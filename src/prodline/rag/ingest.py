@@ -331,7 +331,7 @@ def _ingest(
             state.bytes_done += size
             continue
         tags: list[tuple[str, tuple[str, ...]]] = [summarize(scan_text(d.text)) for d in drafts]
-        if len(drafts) > FILE_BATCH:
+        if len(drafts) > FILE_BATCH or sha == item.content_sha256:  # large, or interrupted
             flush_pending()
             store_large(item, drafts, tags, size)
             continue

@@ -12,8 +12,9 @@ each question's id (stable across runs, ~50/50, answerable and unanswerable alik
    hit of an unanswerable question is not (0);
 2. **abstention** (``prodline.llm.abstain.ABSTAIN_BELOW``): with those weights, the best
    relevance among each TRAIN question's top 5 (what the chat path answers from); the
-   threshold is the highest value whose false abstention on answerable TRAIN questions
-   is at most 5% (ties: the midpoint between neighbouring scores).
+   threshold makes the fewest TRAIN errors (false + missed abstentions) with false
+   abstention at most 5%, and among equals sits in the middle of the widest gap
+   between scores (see ``pick_threshold``).
 
 Then both are reported on the TEST half, which played no part in the fit. Paste the
 printed constants into the two modules when the embedder or the chunking changes.
@@ -30,6 +31,7 @@ import argparse
 import hashlib
 import shutil
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -95,13 +97,25 @@ def best(rows, weights, k: int) -> float:  # type: ignore[no-untyped-def]
 
 
 def pick_threshold(scores: list[float], answerable: list[bool]) -> float:
-    """Highest threshold with false abstention <= 5% on the answerable questions."""
-    known = sorted(s for s, a in zip(scores, answerable, strict=True) if a)
-    allowed = int(MAX_FALSE_ABSTENTION * len(known))  # answerable questions we may abstain on
-    # abstain when best < t: t at or below known[allowed] abstains on at most `allowed`
-    upper = known[allowed]
-    below = [s for s in sorted(set(scores)) if s < upper]
-    return round((below[-1] + upper) / 2, 4) if below else round(upper, 4)
+    """The threshold with the fewest train errors, false abstention at most 5%.
+
+    Errors are false abstentions (answerable, best < t) plus missed abstentions
+    (unanswerable, best >= t). Candidates are the midpoints between neighbouring
+    scores; among the best, the one farthest from any score (the middle of the widest
+    gap between the classes), so that it does not sit on the edge of either.
+    """
+    values = sorted(set(scores))
+    candidates = [(a + b) / 2 for a, b in pairwise(values)]
+    n_answerable = max(1, sum(answerable))
+
+    def errors(t: float) -> tuple[int, float]:
+        false = sum(s < t for s, a in zip(scores, answerable, strict=True) if a)
+        missed = sum(s >= t for s, a in zip(scores, answerable, strict=True) if not a)
+        if false / n_answerable > MAX_FALSE_ABSTENTION:
+            return (len(scores) + 1, 0.0)
+        return (false + missed, -min(abs(t - s) for s in scores))
+
+    return round(min(candidates, key=errors), 4)
 
 
 def rates(scores: list[float], answerable: list[bool], t: float) -> tuple[float, float]:
@@ -143,6 +157,11 @@ def main() -> None:
     print(f"ABSTAIN_BELOW = {threshold}")
     for name, qs, rows in (("train", train, f_train), ("test", test, f_test)):
         scores = [best(r, weights, 5) for r in rows]
+        for label, want in (("answerable", True), ("unanswerable", False)):
+            values = sorted(
+                round(s, 2) for s, q in zip(scores, qs, strict=True) if q.answerable == want
+            )
+            print(f"  {name} {label} best relevance: {values}")
         recall, false = rates(scores, [q.answerable for q in qs], threshold)
         print(f"{name}: abstention recall {recall:.3f}, false abstention {false:.3f}")
 

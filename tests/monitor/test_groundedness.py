@@ -253,7 +253,7 @@ def test_init_only_stores_parameters_and_fit_returns_self(pairs: list[dict[str, 
         "threshold": 0.3,
         "weights": None,
         "answer_threshold": 0.3,
-        "context_threshold": 0.35,
+        "context_threshold": 0.2858,
     }
     train = _split(pairs, "train")
     fitted = scorer.fit(

@@ -63,6 +63,36 @@ def test_openai_client_answers_with_citations_and_groundedness(live: Live) -> No
     assert resp.to_dict()["groundedness"] == grounded
 
 
+def test_a_question_the_documents_do_not_cover_is_abstained_on(live: Live) -> None:
+    question = "Which telescope discovered the moons of Jupiter?"
+    resp = openai_of(live).chat.completions.create(
+        model=KB, messages=[{"role": "user", "content": question}]
+    )
+    assert resp.choices[0].message.content == (
+        'The documents do not cover "Which telescope discovered the moons of Jupiter".'
+    )
+    extra = resp.model_extra or {}
+    assert extra["citations"] == []
+    why = extra["abstention"]
+    assert why["abstained"] is True and why["best_relevance"] < why["threshold"]
+    assert why["reason"].startswith("no retrieved passage is relevant enough")
+    grounded = extra["groundedness"]
+    assert grounded["flagged"] is False and grounded["answer_relevance"] is None
+    assert grounded["context_relevance"] == why["best_relevance"]
+
+
+def test_an_answer_carries_three_scores(live: Live) -> None:
+    resp = openai_of(live).chat.completions.create(
+        model=KB, messages=[{"role": "user", "content": REFUND_Q}]
+    )
+    extra = resp.model_extra or {}
+    grounded = extra["groundedness"]
+    assert grounded["faithfulness"] == grounded["score"]
+    assert 0.3 <= grounded["answer_relevance"] <= 1.0
+    assert 0.2858 <= grounded["context_relevance"] <= 1.0 and grounded["reasons"] == []
+    assert extra["abstention"] == {"abstained": False}
+
+
 def test_openai_client_stream_matches_the_plain_answer(live: Live) -> None:
     client = openai_of(live)
     messages: Any = [
@@ -145,6 +175,9 @@ def test_retrieve(live: Live) -> None:
         assert Path(hits[0]["source"]).name == "shipping.md"
         assert hits[0]["heading"] == "International shipping"
         assert set(hits[0]) >= {"chunk_id", "score", "text", "title", "sensitivity", "scores"}
+        assert [h["rank"] for h in hits] == [1, 2]
+        assert all(0.0 <= h["relevance"] <= 1.0 for h in hits)
+        assert hits[0]["relevance"] > 0.5 > hits[1]["relevance"]
         safe = http.post(
             "/v1/retrieve", json={"query": "blender order", "k": 10, "clearance": "none"}
         ).json()["hits"]

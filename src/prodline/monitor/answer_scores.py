@@ -5,8 +5,8 @@ the answer is supported by the context. Two more questions decide whether a read
 use it:
 
 * **answer relevance** — does the answer address the question asked? Offline: the mean
-  of (a) the best cosine between the question and an answer sentence (citation markers
-  removed; needs ``embed``) and (b) the share of the question's content words that the
+  of (a) the best cosine between the question and an answer sentence (needs ``embed``)
+  and (b) the share of the question's content words that the
   answer uses; lexical share alone without ``embed``.
 * **context relevance** — do the retrieved chunks bear on the question? The best
   calibrated relevance among the retrieved hits (``Hit.relevance``, a probability fitted
@@ -47,7 +47,9 @@ def answer_relevance(question: str, answer: str, embed: Embed | None = None) -> 
     share = len(wanted & used) / len(wanted) if wanted else 0.0
     if embed is None:
         return round(share, 4)
-    sentences = split_sentences(text) or [text]
+    # the answer's own sentences, markers kept: the faithfulness scorer embedded exactly
+    # these, so a caching ``embed`` (the RAG server's) does not embed them again
+    sentences = split_sentences(answer) or [answer]
     vectors = np.asarray(embed([question, *sentences]), dtype=np.float64)
     vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
     cosine = float(np.clip(vectors[1:] @ vectors[0], 0.0, 1.0).max())

@@ -126,7 +126,7 @@ LEXICAL_WEIGHTS = SupportWeights(
 ANSWER_RELEVANCE_FLOOR = 0.3
 # An answer given from context whose best calibrated relevance is below this is flagged:
 # the abstention threshold (prodline.llm.abstain.ABSTAIN_BELOW), which the answerers use.
-CONTEXT_RELEVANCE_FLOOR = 0.35
+CONTEXT_RELEVANCE_FLOOR = 0.2858
 
 _NEGATIONS = frozenset(
     "not no never cannot nor neither none nothing nobody without non unable".split()  # noqa: SIM905

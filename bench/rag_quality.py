@@ -56,6 +56,7 @@ COLUMNS = (
     ("abstention_precision", "abst.P"),
     ("abstention_recall", "abst.R"),
     ("false_abstention", "false.abst"),
+    ("answer_words", "words"),
     ("latency_p50_ms", "p50 ms"),
     ("latency_p95_ms", "p95 ms"),
 )
@@ -139,7 +140,7 @@ def variants() -> list[tuple[str, str, bool, Callable[[], Any]]]:
 def cell(value: float | None, name: str) -> str:
     if value is None:
         return "-"
-    return f"{value:.0f}" if name.endswith("_ms") else f"{value:.3f}"
+    return f"{value:.0f}" if name.endswith(("_ms", "_words")) else f"{value:.3f}"
 
 
 def main() -> int:

@@ -53,6 +53,9 @@ def test_normalize_and_phrase() -> None:
     assert not m.contains_phrase("print(x)", "in")  # whole words only
     assert not m.contains_phrase("anything", "")
     assert m.contains_phrase("it returns -(x+1)", "-(x+1)")
+    assert m.contains_phrase("iteration over asynchronous iterables", "asynchronous iterable")
+    assert not m.contains_phrase("a subclass of dict", "dicts class")  # "class" stays
+    assert not m.contains_phrase("iteration over iterables", "asynchronous iterable")
 
 
 def test_token_f1() -> None:

@@ -83,6 +83,7 @@ def test_aggregate_by_hand() -> None:
     assert got["abstention_recall"] == 1.0
     assert got["false_abstention"] == 0.0
     assert got["latency_p50_ms"] is not None and got["latency_p50_ms"] >= 0.0
+    assert got["answer_words"] == 3.5  # "The sky is blue [1]." (5) and "Cats sleep." (2)
     assert report.counts == {
         "questions": 3,
         "answerable": 2,

@@ -74,13 +74,22 @@ def normalize(text: str) -> str:
     return " ".join(_ARTICLES.sub(" ", text).split())
 
 
+def _singular(word: str) -> str:
+    """A plural's final ``s`` dropped (``iterables`` -> ``iterable``; not ``class``)."""
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
+def _tokens(text: str) -> str:
+    return " ".join(_singular(w) for w in normalize(text).split())
+
+
 def contains_phrase(answer: str, phrase: str) -> bool:
     """True when the normalized ``phrase`` occurs in the normalized ``answer`` on word
-    boundaries ("in" is not found inside "print")."""
-    needle = normalize(phrase)
+    boundaries ("in" is not found inside "print"), plurals matching their singular."""
+    needle = _tokens(phrase)
     if not needle:
         return False
-    return f" {needle} " in f" {normalize(answer)} "
+    return f" {needle} " in f" {_tokens(answer)} "
 
 
 def token_f1(answer: str, reference: str) -> float:

@@ -137,7 +137,7 @@ def _round(value: float | None) -> float | None:
 def _fmt(name: str, value: float | None) -> str:
     if value is None:
         return "n/a"
-    return f"{value:.1f}" if name.endswith("_ms") else f"{value:.3f}"
+    return f"{value:.1f}" if name.endswith(("_ms", "_words")) else f"{value:.3f}"
 
 
 # -- evaluation ------------------------------------------------------------------------
@@ -199,7 +199,9 @@ def evaluate(
     name a source or section; correctness (key phrase, else token F1) the answerable
     ones with a key phrase or reference, an abstention counting as wrong; faithfulness
     and answer relevance the answers given (not abstained); abstention all questions.
-    Latency is the chat path's (retrieval and answer) per question. ``answer=False``
+    Latency is the chat path's (retrieval and answer) per question; ``answer_words`` the
+    median length of the answers given to answerable questions (a key phrase is easier
+    to hit in a long quote). ``answer=False``
     measures retrieval alone: the answer metrics are then ``None`` and the latency is
     the retrieval's.
     """
@@ -251,6 +253,7 @@ _ANSWER_METRICS = (
     "abstention_precision",
     "abstention_recall",
     "false_abstention",
+    "answer_words",
 )
 
 
@@ -277,6 +280,9 @@ def _aggregate(
         "false_abstention": absent.false_rate,
         "latency_p50_ms": m.percentile(latencies, 50),
         "latency_p95_ms": m.percentile(latencies, 95),
+        "answer_words": m.percentile(
+            [len(r.answer.split()) for r in results if r.answerable and not r.abstained], 50
+        ),
     }
     counts = {
         "questions": len(results),

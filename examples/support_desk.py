@@ -3,9 +3,11 @@
 Ingests the support handbook shipped in ``prodline/demo/docs`` (one page holds personal
 data) plus openly licensed text that ships inside scikit-learn (its dataset
 descriptions, BSD-3-Clause), serves the KB, and asks questions through the official
-``openai`` client: answers come back with citations and a groundedness score, and the
-question that retrieves personal data is routed to the self-hosted path. Needs the
-``rag`` extra. Run it on its own::
+``openai`` client: answers come back with citations and three answer scores, a question
+the documents do not cover is answered with an abstention (and why), and the question
+that retrieves personal data is routed to the self-hosted path. Then ``kb eval``
+measures a second KB, CPython's ``pydoc_data`` topics, on the shipped ``pydoc_topics``
+question set and prints its table. Needs the ``rag`` extra. Run it on its own::
 
     PRODLINE_HOME=/tmp/support python examples/support_desk.py
 
@@ -38,27 +40,28 @@ QUESTIONS = [
     "Does the warranty cover water damage?",
     "Who handles escalated billing disputes?",
     "How many instances are in the iris dataset?",
-    "How does prodline protect the audit log against a rewritten tail?",
+    "What is the parental leave policy for our employees?",  # not in the documents
 ]
+EVAL_KB = "pydoc-topics"
+EVAL_SET = "pydoc_topics"
 console = Console()
 
 
 def corpus_folder(dest: Path) -> Path:
-    """Copy the demo corpus into ``dest``: the handbook, our README, scikit-learn's texts."""
+    """Copy the demo corpus into ``dest``: the handbook and scikit-learn's dataset texts."""
     import sklearn.datasets
 
     handbook = Path(str(resources.files("prodline.demo") / "docs"))
     dest.mkdir(parents=True, exist_ok=True)
     for page in sorted(handbook.glob("*.md")):
         shutil.copyfile(page, dest / page.name)
-    # The project's own docs, when running from a source checkout (make demo).
-    readme = Path(__file__).resolve().parents[1] / "README.md"
-    if readme.is_file() and "prodline" in readme.read_text(encoding="utf-8")[:200]:
-        shutil.copyfile(readme, dest / "prodline-README.md")
+    stale = dest / "prodline-README.md"  # earlier demos copied the project README here
+    stale.unlink(missing_ok=True)
     descr = Path(sklearn.datasets.__file__).parent / "descr"
     (dest / "sklearn-datasets").mkdir(exist_ok=True)
     for rst in sorted(descr.glob("*.rst")):
-        shutil.copyfile(rst, dest / "sklearn-datasets" / f"{rst.stem}.txt")
+        shutil.copyfile(rst, dest / "sklearn-datasets" / rst.name)  # reStructuredText
+        (dest / "sklearn-datasets" / f"{rst.stem}.txt").unlink(missing_ok=True)  # older demos
     return dest
 
 
@@ -83,19 +86,61 @@ def run(ws: pl.Workspace, *, port: int | None = None, servers: bool = True) -> N
         table.add_column(col)
     for source in ws.kbs.sources(KB):
         if source["sensitivity"] != "none":
-            table.add_row(
-                Path(source["source"]).name, source["sensitivity"], ", ".join(source["kinds"])
-            )
+            table.add_row(source["source"], source["sensitivity"], ", ".join(source["kinds"]))
     console.print(table)
 
     if not servers:
-        console.rule("[bold]7. search it")
-        for question in QUESTIONS[:2]:
-            hit = ws.kbs.search(KB, question, k=1)[0]
-            console.print(f"[bold]Q:[/] {question}\n   best hit: {Path(hit.source).name}")
-        return
-    console.rule("[bold]7. serve it and ask through the official openai client")
-    _ask_through_a_server(ws, port or _free_port())
+        console.rule("[bold]7. ask it in-process (the RAG server's chat path, no server)")
+        with ws.rag_answerer(KB) as chat:
+            for question in QUESTIONS:
+                answered = chat.answer(question)
+                hits = chat.retrieve(question, 5)
+                cited = [hits[i - 1].source for i in answered.citations if 0 < i <= len(hits)]
+                console.print(f"[bold]Q:[/] {question}")
+                console.print(f"[bold]A:[/] {answered.text}", highlight=False)
+                console.print(f"   citations: {', '.join(cited) or '-'}", highlight=False)
+                if answered.abstained:
+                    console.print(f"   abstained: {answered.reason}", highlight=False)
+    else:
+        console.rule("[bold]7. serve it and ask through the official openai client")
+        _ask_through_a_server(ws, port or _free_port())
+    evaluate_pydoc(ws)
+
+
+def evaluate_pydoc(ws: pl.Workspace) -> None:
+    """Build a KB of CPython's ``pydoc_data`` topics and print ``kb eval``'s table for it.
+
+    The KB holds the topics the shipped ``pydoc_topics`` set names as expected sources
+    (the set's unanswerable questions are asked too); ``bench/rag_quality.py`` runs the
+    same harness over every topic.
+    """
+    from prodline.rag.eval_questions import (
+        load_questions,
+        resolve_question_set,
+        write_pydoc_corpus,
+    )
+
+    console.rule(f"[bold]8. measure answers: kb eval on {EVAL_SET}")
+    questions = load_questions(resolve_question_set(EVAL_SET))
+    cited = {source for q in questions for source in q.sources}
+    topics = [p for p in write_pydoc_corpus(ws.home / "pydoc-corpus") if p.name in cited]
+    if not any(kb.name == EVAL_KB for kb in ws.kbs.list()):
+        ws.kbs.create(EVAL_KB, owner="docs-team", description="CPython pydoc topics")
+    with console.status(f"ingesting {len(topics)} pydoc topics…"):
+        ingested = ws.kbs.ingest(EVAL_KB, topics)
+    with console.status(f"asking {len(questions)} questions…"):
+        report = ws.kbs.evaluate(EVAL_KB, EVAL_SET, k=10)
+    counts = report.counts
+    table = Table(
+        title=f"prodline kb eval {EVAL_KB} {EVAL_SET}: {counts['questions']} questions "
+        f"({counts['unanswerable']} unanswerable), {report.variant} retrieval"
+    )
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for metric, value in report.rows():
+        table.add_row(metric, value)
+    console.print(table)
+    console.print(f"recorded as rag_eval evidence on kb:{EVAL_KB}@{ingested.version}")
 
 
 def _ask_through_a_server(ws: pl.Workspace, port: int) -> None:
@@ -152,11 +197,14 @@ def _show(question: str, answer: str, extra: dict[str, Any]) -> None:
     console.print(f"[bold]Q:[/] {question}")
     console.print(f"[bold]A:[/] {answer}", highlight=False)
     cites = ", ".join(
-        f"[{c.get('index')}] {Path(str(c.get('source', ''))).name}"
+        f"[{c.get('index')}] {c.get('source', '')}"
         + (f" ({c.get('sensitivity')})" if c.get("sensitivity") != "none" else "")
         for c in extra.get("citations") or []
     )
     console.print(f"   citations: {cites or '-'}", highlight=False)
+    abstention = extra.get("abstention") or {}
+    if abstention.get("abstained"):
+        console.print(f"   abstained: {abstention.get('reason', '')}", highlight=False)
     console.print(
         f"   groundedness {float(grounded.get('score', 0.0)):.2f}{flag} · provider "
         f"{extra.get('provider')} · {extra.get('route_reason', '')}",

@@ -13,9 +13,11 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -159,3 +161,36 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for var in ("PRODLINE_HOME", "PRODLINE_DB_URL", "PRODLINE_AUDIT_KEY", "PRODLINE_ARTIFACTS"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("PRODLINE_ACTOR", "tester")
+
+
+@dataclass
+class Result:
+    """What a user sees from one ``prodline`` command."""
+
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Callable[..., Result]:
+    """``cli("data", "list", "--json")`` → Result(code, out, err) in a fresh PRODLINE_HOME."""
+    from prodline.cli.main import run
+
+    monkeypatch.setenv("PRODLINE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setenv("NO_COLOR", "1")
+
+    def invoke(*args: str) -> Result:
+        monkeypatch.setattr(sys, "argv", ["prodline", *args])
+        code = 0
+        try:
+            run()
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return invoke

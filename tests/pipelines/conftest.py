@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import sys
 import textwrap
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -91,36 +89,3 @@ def setup(pipeline_file: Path) -> Callable[..., Workspace]:
         return ws
 
     return make
-
-
-@dataclass
-class Result:
-    """What a user sees from one ``prodline`` command."""
-
-    code: int
-    out: str
-    err: str
-
-
-@pytest.fixture
-def cli(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Callable[..., Result]:
-    """``cli("pipeline", "list")`` → Result(code, out, err) in PRODLINE_HOME=tmp/home."""
-    from prodline.cli.main import run
-
-    monkeypatch.setenv("PRODLINE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("COLUMNS", "200")
-    monkeypatch.setenv("NO_COLOR", "1")
-
-    def invoke(*args: str) -> Result:
-        monkeypatch.setattr(sys, "argv", ["prodline", *args])
-        code = 0
-        try:
-            run()
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
-
-    return invoke

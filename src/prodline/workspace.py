@@ -470,7 +470,7 @@ class Workspace:
             if len(questions) >= 2:
                 chunks = self.kbs.chunk_embeddings(kb, limit=max_samples)
                 if len(chunks) >= 2:
-                    queries = self.kbs.embedder().embed(questions)
+                    queries = self.kbs.embedder(kb).embed(questions)
         return rag_report(
             calls,
             kb=kb,

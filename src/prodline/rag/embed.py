@@ -5,6 +5,10 @@ The default model is all-MiniLM-L6-v2 (384 dimensions), shipped inside the
 seconds and ~90 MB, so it happens on first use, once per process: every
 ``MiniLMEmbedder`` shares one model object. Importing this module stays cheap; torch
 and sentence-transformers are imported by the loader.
+
+``[rag] embedder`` in prodline.toml (or ``PRODLINE_EMBEDDER``) picks the path: ``torch``
+(default), or the same model on ONNX Runtime, ``onnx-fp32`` or ``onnx-int8``
+(:mod:`prodline.rag.embed_onnx`). A knowledge base records the embedder that built it.
 """
 
 from __future__ import annotations
@@ -19,7 +23,16 @@ import numpy.typing as npt
 
 from prodline.errors import InvalidInput, ProdlineError
 
-__all__ = ["Embedder", "MiniLMEmbedder", "default_embedder"]
+__all__ = [
+    "EMBEDDERS",
+    "Embedder",
+    "MiniLMEmbedder",
+    "check_texts",
+    "configured_embedder",
+    "default_embedder",
+    "embedder_named",
+    "embedder_setting",
+]
 
 _MODELS: dict[str, Any] = {}
 _LOCK = threading.Lock()
@@ -80,15 +93,7 @@ class MiniLMEmbedder:
             If ``texts`` is a single string or holds something other than strings, or
             the RAG extras are not installed.
         """
-        if isinstance(texts, str | bytes):
-            raise InvalidInput("embed() takes a list of texts; use embed_query() for one text")
-        items = list(texts)
-        for index, item in enumerate(items):
-            if not isinstance(item, str):
-                raise InvalidInput(
-                    f"texts[{index}] must be a string, got {type(item).__name__}",
-                    field=f"texts[{index}]",
-                )
+        items = check_texts(texts)
         if not items:
             return np.zeros((0, self.dim), dtype=np.float32)
         vectors = self._model().encode(
@@ -111,6 +116,73 @@ class MiniLMEmbedder:
 
     def __repr__(self) -> str:
         return f"MiniLMEmbedder(name={self.name!r}, dim={self.dim})"
+
+
+def check_texts(texts: Sequence[str]) -> list[str]:
+    """``texts`` as a list, or ``InvalidInput`` for a lone string or a non-string item."""
+    if isinstance(texts, str | bytes):
+        raise InvalidInput("embed() takes a list of texts; use embed_query() for one text")
+    items = list(texts)
+    for index, item in enumerate(items):
+        if not isinstance(item, str):
+            raise InvalidInput(
+                f"texts[{index}] must be a string, got {type(item).__name__}",
+                field=f"texts[{index}]",
+            )
+    return items
+
+
+# Configuration value ([rag] embedder / PRODLINE_EMBEDDER) -> the name a KB records.
+EMBEDDERS: dict[str, str] = {
+    "torch": "all-MiniLM-L6-v2",
+    "onnx-fp32": "all-MiniLM-L6-v2+onnx-fp32",
+    "onnx-int8": "all-MiniLM-L6-v2+onnx-int8",
+}
+_BY_NAME: dict[str, Embedder] = {}
+
+
+def embedder_setting(name: str) -> str:
+    """The configuration value that selects the embedder recorded as ``name``."""
+    for setting, recorded in EMBEDDERS.items():
+        if recorded == name:
+            return setting
+    return name
+
+
+def configured_embedder(setting: str = "") -> Embedder:
+    """The embedder a configuration value selects (empty: ``torch``), one per process.
+
+    Raises ``InvalidInput`` naming the valid values for an unknown one.
+    """
+    choice = (setting or "torch").strip().lower()
+    if choice not in EMBEDDERS:
+        raise InvalidInput(
+            f"Unknown embedder {setting!r} ([rag] embedder in prodline.toml or "
+            f"PRODLINE_EMBEDDER); choose one of: {', '.join(EMBEDDERS)}",
+            field="embedder",
+        )
+    return embedder_named(EMBEDDERS[choice])
+
+
+def embedder_named(name: str) -> Embedder:
+    """The embedder a knowledge base recorded as ``name`` (its vectors' model)."""
+    if name == MiniLMEmbedder.name:
+        return default_embedder()
+    with _LOCK:
+        embedder = _BY_NAME.get(name)
+        if embedder is None:
+            if name not in EMBEDDERS.values():
+                raise InvalidInput(
+                    f"Knowledge base embedder {name!r} is not known to this prodline; "
+                    f"known: {', '.join(EMBEDDERS.values())}",
+                    field="embedder",
+                )
+            from prodline.rag.embed_onnx import OnnxMiniLMEmbedder
+
+            embedder = _BY_NAME[name] = OnnxMiniLMEmbedder(
+                "int8" if name.endswith("int8") else "fp32"
+            )
+        return embedder
 
 
 _DEFAULT: MiniLMEmbedder | None = None

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import sqlalchemy as sa
 
-from prodline.errors import NotFound
+from prodline.errors import Conflict, NotFound
 from prodline.rag.types import SENSITIVITY_ORDER, ChunkMeta
 from prodline.store.tables import kb_chunks, kb_sources, kbs
 
@@ -64,11 +64,44 @@ class KbIndexes:
             return configured
         return str(self.folder(name) / "vectors")
 
-    def embedder(self) -> Embedder:
-        """The shared embedding model (loaded once per process)."""
-        from prodline.rag.embed import default_embedder
+    def embedder(self, name: str | None = None) -> Embedder:
+        """KB ``name``'s embedder (the one that built it), else the configured one."""
+        from prodline.rag.embed import configured_embedder, embedder_named
 
-        return default_embedder()
+        if name is None:
+            return configured_embedder(self._ws.settings.embedder)
+        with self._ws.db.read() as conn:
+            return embedder_named(kb_row(conn, name).embedder)
+
+    def ingest_embedder(self, name: str) -> Embedder:
+        """The configured embedder, once KB ``name`` is known to be built by it.
+
+        An empty KB adopts the configured embedder; one holding chunks from another
+        embedder raises ``Conflict`` naming both (vectors of two models never mix).
+        """
+        from prodline.rag.embed import embedder_setting
+
+        configured = self.embedder()
+        with self._ws.tx() as conn:
+            row = kb_row(conn, name)
+            if row.embedder == configured.name:
+                return configured
+            filled = conn.execute(
+                sa.select(kb_chunks.c.id).where(kb_chunks.c.kb_id == row.id).limit(1)
+            ).first()
+            if filled is not None:
+                raise Conflict(
+                    f"Knowledge base '{name}' was built with embedder '{row.embedder}' but "
+                    f"the configured embedder is '{configured.name}'; vectors of two "
+                    f"embedders cannot be mixed: set [rag] embedder (or PRODLINE_EMBEDDER) "
+                    f"to '{embedder_setting(row.embedder)}' to ingest into it, or create a "
+                    "new knowledge base.",
+                    kb=name,
+                    recorded=row.embedder,
+                    configured=configured.name,
+                )
+            conn.execute(kbs.update().where(kbs.c.id == row.id).values(embedder=configured.name))
+        return configured
 
     def vector_index(self, name: str) -> VectorIndex:
         """The KB's vector index, opened once and cached."""

@@ -189,7 +189,7 @@ def _ingest(
         raise InvalidInput(f"Path(s) not found: {', '.join(missing)}.", field="paths")
     report = IngestReport(recovered=indexes.reconcile(name))
     index = indexes.vector_index(name)
-    embedder = indexes.embedder()
+    embedder = indexes.ingest_embedder(name)
     roots = [Path(p) for p in paths]
     seen: set[str] = set()
     escaped: set[str] = set()  # targets of symlinks out of a root, not followed

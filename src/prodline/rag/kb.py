@@ -79,9 +79,9 @@ class KnowledgeBases:
         self._ws = ws
         self._indexes = KbIndexes(ws)
 
-    def embedder(self) -> Embedder:
-        """The embedding model of every knowledge base (to embed a question once)."""
-        return self._indexes.embedder()
+    def embedder(self, name: str | None = None) -> Embedder:
+        """KB ``name``'s embedding model (to embed a question once), else the configured one."""
+        return self._indexes.embedder(name)
 
     def chunk_embeddings(self, name: str, *, limit: int | None = None) -> np.ndarray:
         """The stored embeddings of KB ``name``'s chunks, ``(n, dim)`` float32 (monitoring
@@ -120,7 +120,7 @@ class KnowledgeBases:
                     name=name,
                     owner=owner,
                     description=description,
-                    embedder="all-MiniLM-L6-v2",
+                    embedder=self._indexes.embedder().name,
                     created_by=self._ws.actor,
                     created_at=now,
                 )

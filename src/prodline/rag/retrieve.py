@@ -178,7 +178,7 @@ def search(
     depth = max(k * 4, 20)
     keep = depth if opts.rerank else k
     if vector is None:  # relevance needs it in every mode
-        vector = indexes.embedder().embed_query(query)
+        vector = indexes.embedder(name).embed_query(query)
     rankings = []
     if mode in ("hybrid", "vector"):
         rankings.append(

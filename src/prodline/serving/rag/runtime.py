@@ -93,7 +93,7 @@ class RagRuntime(ServerState):
         self.clearance = options.clearance
         self.threshold = threshold = options.threshold
         self.k = options.k
-        self.embedder = ws.kbs.embedder()
+        self.embedder = ws.kbs.embedder(kb)
         self.embed = CachedEmbed(self.embedder)
         self.gateway = gateway or Gateway(load_llm_config(ws.home), embed=self.embed)
         if provider is not None:

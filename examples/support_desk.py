@@ -91,16 +91,25 @@ def run(ws: pl.Workspace, *, port: int | None = None, servers: bool = True) -> N
 
     if not servers:
         console.rule("[bold]7. ask it in-process (the RAG server's chat path, no server)")
+        from prodline.llm.abstain import abstention
+
         with ws.rag_answerer(KB) as chat:
             for question in QUESTIONS:
                 answered = chat.answer(question)
-                hits = chat.retrieve(question, 5)
-                cited = [hits[i - 1].source for i in answered.citations if 0 < i <= len(hits)]
+                hits = {h.chunk_id: h for h in chat.retrieve(question, 20)}
+                cited = [
+                    f"[{n}] {hits[c].source}" if c in hits else f"[{n}] chunk {c}"
+                    for n, c in enumerate(answered.citations, start=1)
+                ]
                 console.print(f"[bold]Q:[/] {question}")
                 console.print(f"[bold]A:[/] {answered.text}", highlight=False)
                 console.print(f"   citations: {', '.join(cited) or '-'}", highlight=False)
+                why = abstention(list(hits.values())) if answered.abstained else None
                 if answered.abstained:
-                    console.print(f"   abstained: {answered.reason}", highlight=False)
+                    console.print(
+                        f"   abstained: {answered.reason or (why.reason if why else '')}",
+                        highlight=False,
+                    )
     else:
         console.rule("[bold]7. serve it and ask through the official openai client")
         _ask_through_a_server(ws, port or _free_port())

@@ -19,12 +19,13 @@ and paste when the embedder or the chunking changes.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from prodline.core.text import QUESTION_STOP_WORDS, terms
+from prodline.core.text import QUESTION_STOP_WORDS, stem, terms, words
 
 __all__ = ["RELEVANCE_WEIGHTS", "RelevanceWeights", "coverage", "query_terms", "relevance"]
 
@@ -60,10 +61,17 @@ def coverage(wanted: frozenset[str], *texts: str) -> float:
     """Share of ``wanted`` stems found in any of ``texts`` (0 when nothing is wanted)."""
     if not wanted:
         return 0.0
-    found: set[str] = set()
+    seen: set[str] = set()
     for text in texts:
-        found.update(terms(text, QUESTION_STOP_WORDS))
+        seen.update(words(text))
+    found = {_stem(w) for w in seen if w not in QUESTION_STOP_WORDS}
     return len(wanted & found) / len(wanted)
+
+
+@functools.lru_cache(maxsize=65536)
+def _stem(word: str) -> str:
+    """``core.text.stem``, cached: a KB's vocabulary repeats from query to query."""
+    return stem(word)
 
 
 def relevance(cosine: float, cover: float, weights: RelevanceWeights = RELEVANCE_WEIGHTS) -> float:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import fcntl
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +30,13 @@ import sqlalchemy as sa
 
 from prodline.core.sensitivity import scan_text, summarize
 from prodline.errors import Conflict, InvalidInput
+from prodline.rag.sources import (
+    gone,
+    known_sources,
+    match_source,
+    source_names,
+    stored_ordinals,
+)
 from prodline.rag.types import SENSITIVITY_ORDER, ChunkMeta, Document, Skipped
 from prodline.store.tables import kb_chunks, kb_owners, kb_sources, kb_versions
 
@@ -195,7 +202,7 @@ def _ingest(
     escaped: set[str] = set()  # targets of symlinks out of a root, not followed
     files_total, bytes_total = plan_files(roots, follow_symlinks=follow_symlinks)
     state = IngestProgress(files_total=files_total, bytes_total=bytes_total)
-    known = _known_sources(ws, kb.id)
+    known = known_sources(ws, kb.id)
 
     def tell(event: str, extra_bytes: int = 0) -> None:
         if progress:
@@ -275,7 +282,7 @@ def _ingest(
         its old chunks; each later one adds chunks. A kill in between leaves fewer chunk
         rows than the row's count: the next ingest resumes after the stored ordinals.
         """
-        stored = _stored_ordinals(ws, kb.id, doc.source) if doc.source in known else {}
+        stored = stored_ordinals(ws, kb.id, doc.source) if doc.source in known else {}
         resume = bool(stored) and known[doc.source][0] == doc.content_sha256
         if resume and any(
             stored.get(d.ordinal, d.content_sha256) != d.content_sha256 for d in drafts
@@ -342,7 +349,7 @@ def _ingest(
     if prune:
         for source in sorted(set(known) - seen):
             # gone from a root, or reached through a symlink out of it (no longer followed)
-            if _gone(source, roots) or source in escaped:
+            if gone(source, roots) or source in escaped:
                 report.chunks_removed += remove_source(ws, kbs, indexes, name, source, record=False)
                 report.removed.append(source)
     index.flush()
@@ -356,50 +363,6 @@ def _size(path: str) -> int:
         return Path(path).stat().st_size
     except OSError:
         return 0
-
-
-def _gone(source: str, roots: Sequence[Path]) -> bool:
-    """Whether ``source`` lies under one of ``roots`` and its file no longer exists."""
-    resolved = [r.resolve() for r in roots]
-    if Path(source).is_absolute():  # recorded before sources were relative
-        for root in resolved:
-            r = str(root)
-            if source == r or source.startswith(r.rstrip("/") + "/"):
-                return not Path(source).exists()
-        return False
-    for root in resolved:
-        inside = root.is_dir() and source.startswith(f"{root.name}/")
-        if inside and not (root / source[len(root.name) + 1 :]).exists():
-            return True
-    return False
-
-
-def _known_sources(ws: Workspace, kb_id: int) -> dict[str, tuple[str, int, int]]:
-    """Each source's ``(sha256, chunk count recorded, chunk rows present)``."""
-    present = (
-        sa.select(sa.func.count())
-        .select_from(kb_chunks)
-        .where(kb_chunks.c.source_id == kb_sources.c.id)
-        .scalar_subquery()
-    )
-    with ws.db.read() as conn:
-        rows = conn.execute(
-            sa.select(
-                kb_sources.c.source, kb_sources.c.content_sha256, kb_sources.c.chunks, present
-            ).where(kb_sources.c.kb_id == kb_id)
-        ).all()
-    return {r[0]: (r[1], int(r[2]), int(r[3])) for r in rows}
-
-
-def _stored_ordinals(ws: Workspace, kb_id: int, source: str) -> dict[int, str]:
-    """The ordinals (and chunk hashes) of ``source`` already in the database."""
-    with ws.db.read() as conn:
-        rows = conn.execute(
-            sa.select(kb_chunks.c.ordinal, kb_chunks.c.content_sha256)
-            .join(kb_sources, kb_sources.c.id == kb_chunks.c.source_id)
-            .where(kb_sources.c.kb_id == kb_id, kb_sources.c.source == source)
-        ).all()
-    return {int(r[0]): r[1] for r in rows}
 
 
 def _rename_source(ws: Workspace, kb_id: int, old: str, new: str) -> None:
@@ -529,9 +492,9 @@ def remove_source(
 ) -> int:
     """Drop one source's chunks from the KB; returns how many chunks went."""
     kb = kbs.get(name)
-    names = _source_names(source)
+    names = source_names(source)
     with ws.db.read() as conn:
-        stored = _match_source(conn, kb.id, names)
+        stored = match_source(conn, kb.id, names)
     lookup = sa.select(kb_sources.c.id, kb_sources.c.source).where(
         kb_sources.c.kb_id == kb.id, kb_sources.c.source == (stored or source)
     )
@@ -564,39 +527,6 @@ def remove_source(
         report = IngestReport(removed=[row.source], chunks_removed=len(ids))
         record_version(ws, name, report)
     return len(ids)
-
-
-def _source_names(source: str) -> list[str]:
-    """The names ``source`` may be stored under: as typed, normalised, absolute."""
-    if source.startswith(("http://", "https://")):
-        return [source]
-    names = [source, Path(source).as_posix().removeprefix("./")]
-    with suppress(OSError, RuntimeError):
-        names.append(str(Path(source).resolve()))
-    return list(dict.fromkeys(names))
-
-
-def _match_source(conn: sa.Connection, kb_id: int, names: list[str]) -> str | None:
-    """The stored source ``names`` denote: an exact match, else the one relative source
-    that the given path ends with (``/home/me/docs/faq.md`` finds ``docs/faq.md``)."""
-    exact = conn.execute(
-        sa.select(kb_sources.c.source).where(
-            kb_sources.c.kb_id == kb_id, kb_sources.c.source.in_(names)
-        )
-    ).scalar()
-    if exact is not None:
-        return str(exact)
-    absolute = names[-1]
-    if not absolute.startswith("/"):
-        return None
-    candidates = [
-        s
-        for s in conn.execute(
-            sa.select(kb_sources.c.source).where(kb_sources.c.kb_id == kb_id)
-        ).scalars()
-        if not s.startswith("/") and absolute.endswith("/" + s)
-    ]
-    return max(candidates, key=len) if candidates else None
 
 
 def record_version(ws: Workspace, name: str, report: IngestReport) -> int:

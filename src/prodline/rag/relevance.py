@@ -27,7 +27,14 @@ from dataclasses import dataclass
 
 from prodline.core.text import QUESTION_STOP_WORDS, stem, terms, words
 
-__all__ = ["RELEVANCE_WEIGHTS", "RelevanceWeights", "coverage", "query_terms", "relevance"]
+__all__ = [
+    "RELEVANCE_WEIGHTS",
+    "RelevanceWeights",
+    "coverage",
+    "fit_weights",
+    "query_terms",
+    "relevance",
+]
 
 
 @dataclass(frozen=True)

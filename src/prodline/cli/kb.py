@@ -264,6 +264,7 @@ def eval_(
 def eval_corpus(
     folder: Path = typer.Argument(..., help="Folder to write the Markdown files into."),
     corpus: str = typer.Option("pydoc", "--corpus", help="Which corpus (pydoc)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the files written as JSON."),
 ) -> None:
     """Write the corpus of a shipped question set as Markdown files, ready to ingest.
 
@@ -274,7 +275,17 @@ def eval_corpus(
 
     if corpus != "pydoc":
         raise InvalidInput(f"Unknown corpus '{corpus}'; the shipped one is pydoc.", field="corpus")
-    written = write_pydoc_corpus(folder)
+    try:
+        written = write_pydoc_corpus(folder)
+    except OSError as exc:
+        raise InvalidInput(
+            f"Cannot write the corpus into '{folder}': {exc.strerror or exc}; "
+            "give a writable folder.",
+            field="folder",
+        ) from exc
+    if as_json:
+        print_json({"corpus": corpus, "folder": str(folder), "files": [str(p) for p in written]})
+        return
     console.print(f"wrote {len(written)} pydoc topics to {folder}")
 
 

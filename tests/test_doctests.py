@@ -1,6 +1,6 @@
 """Every docstring example in ``src/prodline`` runs, so the docs cannot rot.
 
-Modules are found by their source (a ``>>>`` in the file), imported in the test, and
+Modules are found by their source (a line starting with ``>>>``), imported in the test, and
 run through :mod:`doctest` with ``ELLIPSIS`` and ``NORMALIZE_WHITESPACE``. An example
 that cannot run offline says so with ``# doctest: +SKIP`` in its own docstring.
 """
@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import doctest
 import importlib
+import re
 from pathlib import Path
 
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src"
+PROMPT = re.compile(r"^\s*>>> ", re.MULTILINE)  # an example line, not ">>>" in code
 MODULES = sorted(
     ".".join(path.relative_to(SRC).with_suffix("").parts).removesuffix(".__init__")
     for path in (SRC / "prodline").rglob("*.py")
-    if ">>>" in path.read_text(encoding="utf-8")
+    if PROMPT.search(path.read_text(encoding="utf-8"))
 )
 
 

@@ -80,7 +80,7 @@ def test_demo_runs_the_whole_story(tmp_path: Path) -> None:
         "escalations.md",
         "Q: How long do refunds take?",
         "within 14 days",
-        "citations: [1] refunds.md",
+        "refunds.md",
         "groundedness",
         "context has pii: restricted to self-hosted providers",
     ):

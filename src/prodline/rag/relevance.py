@@ -84,7 +84,7 @@ def _stem(word: str) -> str:
 def relevance(cosine: float, cover: float, weights: RelevanceWeights = RELEVANCE_WEIGHTS) -> float:
     """The calibrated relevance of one hit, rounded to 4 places.
 
-    >>> relevance(0.9, 1.0) > 0.9 > relevance(0.1, 0.0)
+    >>> relevance(0.9, 1.0) > 0.5 > relevance(0.1, 0.0)
     True
     """
     z = weights.intercept + weights.cosine * cosine + weights.coverage * cover

@@ -24,6 +24,7 @@ from prodline.core.refs import (
     node,
     parse_node,
     parse_ref,
+    version_span,
 )
 from prodline.core.schema import (
     COLUMN_TYPES,
@@ -102,6 +103,7 @@ __all__ = [
     "summarize",
     "terms",
     "unwrap",
+    "version_span",
     "words",
     "worst_level",
 ]

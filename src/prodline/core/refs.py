@@ -22,6 +22,7 @@ Examples
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from prodline.errors import InvalidInput
 
@@ -33,6 +34,7 @@ __all__ = [
     "node",
     "parse_node",
     "parse_ref",
+    "version_span",
 ]
 
 MAX_NAME_LENGTH = 200
@@ -111,3 +113,16 @@ def parse_node(node_id: str) -> tuple[str, str, str]:
             f"'{node_id}' is not a lineage node id; write kind:name@ref, e.g. model:credit-risk@2."
         )
     return kind, name, ref
+
+
+def version_span(numbers: Sequence[int]) -> str:
+    """Version numbers as a reader wants them in a message: a range, one, or a list.
+
+    A range is joined by an en dash (``1`` to ``6``); gaps are listed with commas.
+
+    >>> version_span([1, 2, 3]) == "1\u20133", version_span([3]), version_span([1, 4, 5])
+    (True, '3', '1, 4, 5')
+    """
+    if list(numbers) == list(range(numbers[0], numbers[-1] + 1)):
+        return f"{numbers[0]}–{numbers[-1]}" if len(numbers) > 1 else str(numbers[0])
+    return ", ".join(map(str, numbers))

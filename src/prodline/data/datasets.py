@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from prodline.core.refs import check_name, parse_ref
+from prodline.core.refs import check_name, parse_ref, version_span
 from prodline.core.sensitivity import scan_dataframe
 from prodline.data.profile import profile_dataframe, schema_of
 from prodline.errors import Conflict, InvalidInput, NotFound
@@ -324,7 +324,7 @@ class Datasets:
             if not versions:
                 raise NotFound(f"Dataset '{name}' does not exist; {self._known()}.")
             raise NotFound(
-                f"Dataset '{name}' has no version {number}; versions are {_span(versions)}."
+                f"Dataset '{name}' has no version {number}; versions are {version_span(versions)}."
             )
         return self._entity(row)
 
@@ -382,9 +382,3 @@ class Datasets:
     def _known(self) -> str:
         names = [d.name for d in self.list()]
         return f"datasets are: {', '.join(names)}" if names else "no datasets are registered yet"
-
-
-def _span(values: list[int]) -> str:
-    if values == list(range(values[0], values[-1] + 1)):
-        return f"{values[0]}–{values[-1]}" if len(values) > 1 else str(values[0])
-    return ", ".join(map(str, values))

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from prodline.errors import InvalidInput
+from prodline.ledger.window import check_window
 from prodline.store.db import Database
 from prodline.store.tables import llm_calls
 
@@ -101,15 +102,7 @@ class CallReader:
         """
         c = llm_calls.c
         where: list[sa.ColumnElement[bool]] = []
-        for name, moment in (("since", since), ("until", until)):
-            if moment is not None and moment.tzinfo is None:
-                raise InvalidInput(
-                    f"{name} must be a timezone-aware datetime, got a naive one.", field=name
-                )
-        if last is not None and (isinstance(last, bool) or last < 1):
-            raise InvalidInput(
-                f"last must be a positive number of calls, got {last}.", field="last"
-            )
+        check_window(since, until, last, unit="calls")
         if kb is not None:
             where.append(c.kb == kb)
         if provider is not None:

@@ -33,6 +33,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from prodline.errors import InvalidInput
+from prodline.ledger.window import check_window
 from prodline.store.artifacts import ArtifactStore
 from prodline.store.db import Database
 from prodline.store.tables import prediction_log, prediction_segments
@@ -239,15 +240,7 @@ class PredictionReader:
         --------
         >>> reader.read("credit-risk", last=100_000)  # doctest: +SKIP
         """
-        for name, moment in (("since", since), ("until", until)):
-            if moment is not None and moment.tzinfo is None:
-                raise InvalidInput(
-                    f"{name} must be a timezone-aware datetime (e.g. "
-                    "datetime.now(UTC) - timedelta(hours=1)); got a naive one.",
-                    field=name,
-                )
-        if last is not None and (isinstance(last, bool) or last < 1):
-            raise InvalidInput(f"last must be a positive number of rows, got {last}.", field="last")
+        check_window(since, until, last, unit="rows")
         where = _where(model, version, since, until, request_id)
         with self._db.read() as conn:
             if request_id is not None:  # an indexed lookup: the table answers it directly

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from prodline.core.refs import check_name, node, parse_ref
+from prodline.core.refs import check_name, node, parse_ref, version_span
 from prodline.errors import Conflict, InvalidInput, NotFound
 from prodline.models import aliases as alias_ops
 from prodline.models.entities import RISK_LEVELS, AliasMove, ModelVersion, RegisteredModel
@@ -512,7 +512,7 @@ class ModelRegistry:
         )
         if not numbers:
             return "it has no versions yet"
-        return f"versions are {numbers[0]}–{numbers[-1]}" if len(numbers) > 1 else "version is 1"
+        return f"versions are {version_span(numbers)}" if len(numbers) > 1 else "version is 1"
 
     def _status(self, conn: sa.Connection, model_id: int, name: str, version: int) -> str:
         status = conn.execute(

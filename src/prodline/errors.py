@@ -14,6 +14,7 @@ HTTP layer maps to a status (``HTTP_STATUS``) and the CLI prints as one line.
      ├── Forbidden                code "forbidden"      HTTP 403  (a role without the right)
      ├── IntegrityError           code "integrity"      HTTP 500  (corrupted artifact, broken chain)
      ├── UnsafeModel              code "unsafe_model"   HTTP 422  (pickles, untrusted types)
+     ├── GuardBlocked             code "guard_blocked"  HTTP 400  (a guard refused prompt/answer)
      └── StoreUnavailable         code "store_unavailable" HTTP 503
 """
 
@@ -26,6 +27,7 @@ __all__ = [
     "Conflict",
     "Forbidden",
     "GateFailed",
+    "GuardBlocked",
     "IntegrityError",
     "InvalidInput",
     "NotFound",
@@ -99,6 +101,15 @@ class UnsafeModel(ProdlineError):
     code = "unsafe_model"
 
 
+class GuardBlocked(ProdlineError):
+    """A guard refused a prompt or an answer; ``details["guard"]`` names which one.
+
+    The message says why in words a caller can act on, never the detector's internals.
+    """
+
+    code = "guard_blocked"
+
+
 class StoreUnavailable(ProdlineError):
     """The metadata database cannot be reached or opened."""
 
@@ -115,6 +126,7 @@ HTTP_STATUS: dict[str, int] = {
     Forbidden.code: 403,
     IntegrityError.code: 500,
     UnsafeModel.code: 422,
+    GuardBlocked.code: 400,
     StoreUnavailable.code: 503,
     "provider_unavailable": 503,  # prodline.llm.ProviderUnavailable: no LLM provider answered
 }

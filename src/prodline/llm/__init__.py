@@ -28,7 +28,9 @@ from prodline.llm.types import (
     LlmRequest,
     Passage,
     PassageLike,
+    Privacy,
     ProviderConfig,
+    Redactor,
 )
 
 __all__ = [
@@ -42,10 +44,12 @@ __all__ = [
     "OpenAICompatProvider",
     "Passage",
     "PassageLike",
+    "Privacy",
     "Provider",
     "ProviderConfig",
     "ProviderFailed",
     "ProviderUnavailable",
+    "Redactor",
     "build_messages",
     "count_message_tokens",
     "count_tokens",

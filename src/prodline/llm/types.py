@@ -3,6 +3,10 @@
 No I/O here. API keys are never held by these objects: ``ProviderConfig`` keeps only
 the *name* of the environment variable, and the key is read at call time.
 
+A request's ``privacy`` policy (``route``, ``redact`` or ``refuse``) says what may happen
+to sensitive context; redacting needs a :class:`Redactor`, which the serving layer
+injects (the guard part provides one) so that this part never imports another.
+
 The context an answer is grounded in arrives as passages. The gateway owns that word:
 anything with a passage's fields will do (:class:`PassageLike`; a retrieval hit from
 ``prodline.rag`` has them), and :class:`Passage` is the plain one callers build
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -21,11 +26,15 @@ __all__ = [
     "Completion",
     "KINDS",
     "LlmRequest",
+    "PRIVACY",
     "Passage",
     "PassageLike",
+    "Privacy",
     "ProviderConfig",
     "ProviderKind",
+    "Redactor",
     "Role",
+    "StreamRestoring",
     "UsageSource",
 ]
 
@@ -33,6 +42,8 @@ ProviderKind = Literal["openai", "anthropic", "extractive"]
 KINDS: tuple[str, ...] = ("openai", "anthropic", "extractive")
 Role = Literal["system", "user", "assistant"]
 UsageSource = Literal["provider", "counted"]
+Privacy = Literal["route", "redact", "refuse"]
+PRIVACY: tuple[str, ...] = ("route", "redact", "refuse")
 
 
 @dataclass(frozen=True)
@@ -114,6 +125,47 @@ class Passage:
         )
 
 
+class StreamRestoring(Protocol):
+    """Restores a streamed answer delta by delta (``feed``), then ``flush`` at the end."""
+
+    def feed(self, delta: str) -> str:
+        """The restored text safe to emit after ``delta`` (a partial placeholder waits)."""
+        ...
+
+    def flush(self) -> str:
+        """Whatever was held back, restored."""
+        ...
+
+
+class Redactor(Protocol):
+    """One request's redaction: what the gateway needs to send context off-box safely.
+
+    ``prodline.guard.redact.Redaction`` is one; the gateway takes a factory of them
+    (``Gateway(redactor=Redaction)``) and makes a fresh one per request, so the same
+    value gets the same placeholder across the messages and passages of that request.
+    """
+
+    def redact(self, text: str) -> str:
+        """``text`` with sensitive values replaced by typed placeholders."""
+        ...
+
+    def redact_many(self, texts: Sequence[str]) -> list[str]:
+        """All texts of the request at once: a value found in one is replaced in all."""
+        ...
+
+    def restore(self, text: str) -> str:
+        """``text`` with this request's placeholders replaced by their values."""
+        ...
+
+    def stream_restorer(self) -> StreamRestoring:
+        """A restorer for one streamed answer."""
+        ...
+
+    def counts(self) -> dict[str, int]:
+        """Distinct values redacted so far, per kind (e.g. ``{"email": 2}``)."""
+        ...
+
+
 _USERINFO = re.compile(r"//[^/?#@]*@")  # user:password@ in a URL, never shown
 
 
@@ -168,12 +220,18 @@ class ProviderConfig:
 
 @dataclass(frozen=True)
 class LlmRequest:
-    """What a provider is asked: the caller's messages plus the retrieved context."""
+    """What a provider is asked: the caller's messages plus the retrieved context.
+
+    ``privacy`` is the request's policy for sensitive context (see
+    :mod:`prodline.llm.gateway`); a provider sent a redacted request sees only
+    placeholders in ``messages`` and ``hits``.
+    """
 
     messages: tuple[ChatMessage, ...]
     hits: tuple[PassageLike, ...] = ()  # the context passages, in prompt order
     max_tokens: int = 512
     temperature: float = 0.0
+    privacy: Privacy = "route"
 
     @property
     def question(self) -> str:
@@ -192,7 +250,9 @@ class Completion:
     whichever provider answered: generative answers are renumbered to match.
     ``usage_source`` says whether the token counts came from the provider or were
     counted locally (an approximation, see :mod:`prodline.llm.tokens`). ``tried`` lists
-    the providers that failed before this one answered.
+    the providers that failed before this one answered. ``redactions`` counts, per
+    kind, the distinct values that were replaced by placeholders before the request
+    left the process (empty when nothing was sent redacted); ``text`` is restored.
     """
 
     text: str
@@ -207,3 +267,4 @@ class Completion:
     route_reason: str = ""
     usage_source: UsageSource = "provider"
     tried: list[dict[str, Any]] = field(default_factory=list)
+    redactions: dict[str, int] = field(default_factory=dict)

@@ -24,9 +24,10 @@ Why it works this way
   a request first, then replaces each identifying value (not ages or sex words)
   wherever it occurs: the bare "Jane Roe" of a question is hidden because a passage
   said "Patient: Jane Roe".
-* **Rescanned.** The redacted text is scanned again (at most twice more), outside the
-  placeholders: a phone matcher that read a number and the card beside it as one
-  invalid number finds the phone once the card is a placeholder.
+* **Phones are looked for twice.** The phone matcher reads a number followed by
+  another digit group (``+1 415 555 0100 2``, or a card beside it) as one invalid
+  number; each remaining run of 7+ digits is scanned again on its own and with up to
+  two groups trimmed at either end.
 * **Placeholders are not PII.** They hold no digits of the value, no ``@`` and no
   capitalized words, so scanning redacted text finds nothing in them.
 * **Unknown placeholders stay.** A model that invents ``<EMAIL_9>`` gets it back as
@@ -87,9 +88,7 @@ LABELS: dict[str, str] = {
 PLACEHOLDER = re.compile(r"<([A-Z]+(?:_[A-Z]+)*)_([1-9][0-9]{0,8})>")
 # A tail that may still grow into a placeholder: "<", "<EMA", "<EMAIL_", "<EMAIL_1".
 _OPEN = re.compile(r"<[A-Z]*(?:_[A-Z]*)*(?:_[0-9]{0,9})?\Z")
-# Rescans of the redacted text: the phone matcher can miss a number that sits right
-# next to another value (``+1 415 555 0100  4111 1111 …``) until that value is replaced.
-_EXTRA_PASSES = 2
+_MAX_RUN = 64  # longest digit run (with separators) searched again for a missed phone
 # Values replaced wherever they occur once known; ages and sex words ("45", "female")
 # are too common to chase through a text, and so are very short values.
 _NOT_SWEPT = frozenset({LITERAL, "age", "sex"})
@@ -242,19 +241,12 @@ def redact_many(texts: Sequence[str], vault: Vault) -> list[str]:
     >>> redact_many(["Is Jane Roe insured?", "Patient: Jane Roe, plan B."], vault)
     ['Is <PERSON_1> insured?', 'Patient: <PERSON_1>, plan B.']
     """
-    found = [_findings(text, vault) for text in texts]  # first learn every value
-    out: list[str] = []
-    for text, spans in zip(texts, found, strict=True):
-        literals = [m.span() for m in PLACEHOLDER.finditer(text)]
-        result = _apply(text, vault, spans, literals)
-        for _ in range(_EXTRA_PASSES):  # what a neighbouring value hid from the scanner
-            ours = [m.span() for m in PLACEHOLDER.finditer(result)]
-            again = _apply(result, vault, _findings(result, vault, skip=ours), [], skip=ours)
-            if again == result:
-                break
-            result = again
-        out.append(result)
-    return out
+    seen: dict[str, list[tuple[int, int]]] = {}  # phone rescans of this call (no global cache)
+    found = [_findings(text, vault, seen) for text in texts]  # first learn every value
+    return [
+        _apply(text, vault, spans, [m.span() for m in PLACEHOLDER.finditer(text)])
+        for text, spans in zip(texts, found, strict=True)
+    ]
 
 
 _Span = tuple[int, int, str]
@@ -264,54 +256,57 @@ def _free(start: int, end: int, taken: Iterable[tuple[int, int]]) -> bool:
     return all(end <= s or e <= start for s, e in taken)
 
 
-def _findings(text: str, vault: Vault, skip: Sequence[tuple[int, int]] = ()) -> list[_Span]:
-    """The scanner's spans of the vault's kinds outside ``skip``, their values vaulted."""
+def _findings(text: str, vault: Vault, seen: dict[str, list[tuple[int, int]]]) -> list[_Span]:
+    """The scanner's spans of the vault's kinds, their values vaulted in text order."""
     spans: list[_Span] = []
     if not text:
         return spans
     for f in scan_text(text):
-        if f.kind in vault.kinds and _free(f.start, f.end, skip):
+        if f.kind in vault.kinds:
             end = f.end
             if f.kind == "person_name":  # "Mr. John Smith  Mr. …" reads "John Smith  Mr"
                 end = f.start + len(_TITLE_AFTER.sub("", text[f.start : f.end]))
-            vault.placeholder(f.kind, text[f.start : end])
             spans.append((f.start, end, f.kind))
     if "phone" in vault.kinds:
-        for start, end in _phone_rescue(text, [*skip, *((s, e) for s, e, _ in spans)]):
-            vault.placeholder("phone", text[start:end])
-            spans.append((start, end, "phone"))
+        spans += [(s, e, "phone") for s, e in _phone_rescue(text, spans, seen)]
+    spans.sort()
+    for start, end, kind in spans:
+        vault.placeholder(kind, text[start:end])
     return spans
 
 
-def _phone_rescue(text: str, taken: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Phones the matcher missed because a digit group touched them.
+def _phone_rescue(
+    text: str, spans: list[_Span], seen: dict[str, list[tuple[int, int]]]
+) -> list[tuple[int, int]]:
+    """Phones the matcher missed because a neighbouring digit group touched them.
 
-    ``+1 415 555 0100 2`` reads as one invalid 12-digit number, so the phone inside is
-    not found. Each run of 7+ digits outside ``taken`` is rescanned without up to two
+    The phone matcher reads ``+1 415 555 0100 2`` as one invalid 12-digit number, and
+    ``+1 415 555 0100  4111 1111 1111 1111`` as one number beside a card, so the phone
+    is not found. Each run of 7+ digits outside the findings (of at most
+    ``_MAX_RUN`` characters) is scanned on its own, and again without up to two
     whitespace-separated groups at either end, longest first.
     """
+    masked = list(text)
+    for start, end, _ in spans:
+        masked[start:end] = "\x00" * (end - start)
     found: list[tuple[int, int]] = []
-    for run in _DIGIT_RUN.finditer(text):
-        if sum(c.isdigit() for c in run.group(0)) < 7 or not _free(*run.span(), taken):
+    for run in _DIGIT_RUN.finditer("".join(masked)):
+        chunk = run.group(0)
+        if len(chunk) > _MAX_RUN or sum(c.isdigit() for c in chunk) < 7:
             continue
-        groups = [
-            (run.start() + m.start(), run.start() + m.end()) for m in _GROUP.finditer(run.group(0))
-        ]
+        groups = [(run.start() + m.start(), run.start() + m.end()) for m in _GROUP.finditer(chunk)]
         k = len(groups)
         tries = sorted(
-            (
-                (i, j)
-                for i in range(3)
-                for j in range(k - 2, k + 1)
-                if (i, j) != (0, k) and j - i >= 1
-            ),
-            key=lambda ij: ij[0] - ij[1],
+            ((i, j) for i in range(3) for j in range(k - 2, k + 1) if j - i >= 1),
+            key=lambda ij: (ij[0] - ij[1], ij[0]),
         )
         for i, j in tries:
             lo, hi = groups[i][0], groups[j - 1][1]
-            hits = [f for f in scan_text(text[lo:hi]) if f.kind == "phone"]
-            if hits:
-                found += [(lo + f.start, lo + f.end) for f in hits]
+            piece = text[lo:hi]
+            if piece not in seen:
+                seen[piece] = [(f.start, f.end) for f in scan_text(piece) if f.kind == "phone"]
+            if seen[piece]:
+                found += [(lo + s, lo + e) for s, e in seen[piece]]
                 break
     return found
 
@@ -321,10 +316,9 @@ def _apply(
     vault: Vault,
     spans: list[_Span],
     literals: list[tuple[int, int]],
-    skip: Sequence[tuple[int, int]] = (),
 ) -> str:
     """``text`` with ``spans``, other occurrences of known values and free literals vaulted."""
-    taken = [*skip, *((s, e) for s, e, _ in spans)]
+    taken = [(s, e) for s, e, _ in spans]
     for kind, value in vault._sweepable():
         at = text.find(value)
         while at >= 0:

@@ -1,8 +1,10 @@
-"""``prodline kb``: knowledge bases — create, ingest, list, show, search, remove."""
+"""``prodline kb``: knowledge bases — create, ingest, list, show, search, remove, and the
+injection guard's view of them (poisoning, scan, update)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -45,7 +47,8 @@ def ingest(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
-    """Ingest documents: unchanged files are skipped, changed ones replaced.
+    """Ingest documents: unchanged files are skipped, changed ones replaced; every chunk is
+    scanned for prompt injection and the KB's injection policy applied.
 
     Example: prodline kb ingest support-desk docs/ faq.md --prune
     """
@@ -118,6 +121,15 @@ def ingest(
         )
     for source, reason in report.skipped:
         console.print(f"[yellow]skipped[/] {source}: {reason}")
+    for source, reason in report.blocked:
+        console.print(f"[red]blocked[/] {source}: {reason}", highlight=False)
+    if report.chunks_flagged:
+        console.print(
+            f"[yellow]flagged[/] {report.chunks_flagged} chunks as possible prompt injection "
+            f"({report.chunks_quarantined} quarantined) in {', '.join(report.flagged_sources)}; "
+            f"see prodline kb poisoning {name}",
+            highlight=False,
+        )
     if report.resumed:
         console.print(f"resumed an interrupted ingest of {', '.join(report.resumed)}")
     if report.read_nothing:
@@ -159,20 +171,33 @@ def show(
     name: str = typer.Argument(..., help="Knowledge base name."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (with sources)."),
 ) -> None:
-    """Show a knowledge base and its sources with sensitivity tags.
+    """Show a knowledge base, its policies, its sources with sensitivity tags, and the
+    chunks the input guard flagged (the highest-scoring 20).
 
     Example: prodline kb show support-desk --json
     """
     with open_workspace() as ws:
         kb = ws.kbs.get(name)
         sources = ws.kbs.sources(name)
+        poisoning = ws.kbs.poisoning(name)
+    top = poisoning.top(SHOW_FLAGGED)
     if as_json:
-        print_json(kb.to_dict() | {"source_list": sources})
+        print_json(
+            kb.to_dict()
+            | {
+                "source_list": sources,
+                "flagged": poisoning.flagged,
+                "quarantined": poisoning.quarantined,
+                "unscanned": poisoning.unscanned,
+                "flagged_chunks": top,
+            }
+        )
         return
     console.print(
         f"[bold]{kb.name}[/] v{kb.version}  owner={kb.owner}  sources={kb.sources}  "
         f"chunks={kb.chunks}  embedder={kb.embedder}"
     )
+    console.print(f"privacy={kb.privacy}  injection_policy={kb.injection_policy}")
     print_table(
         "sources",
         ("source", "title", "owner", "chunks", "sensitivity", "modified"),
@@ -186,6 +211,41 @@ def show(
                 s["modified_at"][:10],
             )
             for s in sources
+        ),
+    )
+    _print_flagged(name, poisoning.flagged, poisoning.unscanned, top)
+
+
+SHOW_FLAGGED = 20  # flagged chunks `kb show` lists; `kb poisoning` lists them all
+
+
+def _print_unscanned(name: str, unscanned: int) -> None:
+    if unscanned:
+        console.print(
+            f"[yellow]{unscanned} chunks not scanned[/] for prompt injection (ingested before "
+            f"scanning) — run prodline kb scan {name}, or re-ingest to scan",
+            highlight=False,
+        )
+
+
+def _print_flagged(name: str, flagged: int, unscanned: int, top: list[dict[str, Any]]) -> None:
+    _print_unscanned(name, unscanned)
+    if not flagged:
+        console.print("no chunk flagged as possible prompt injection")
+        return
+    shown = f" (the {len(top)} highest shown)" if flagged > len(top) else ""
+    print_table(
+        f"{flagged} flagged chunks{shown}",
+        ("source", "chunk", "score", "quarantined", "excerpt"),
+        (
+            (
+                c["source"],
+                c["ordinal"],
+                f"{c['score']:.2f}",
+                "yes" if c["quarantined"] else "no",
+                c["excerpt"][:80],
+            )
+            for c in top
         ),
     )
 
@@ -208,8 +268,16 @@ def search(
 
     Example: prodline kb search support-desk "how do refunds work" -k 3 --filter owner=support
     """
+    from prodline.errors import InvalidInput
     from prodline.rag.retrieve import parse_filter_pairs
 
+    try:
+        query.encode("utf-8")
+    except UnicodeEncodeError as exc:  # bytes that are not UTF-8 reach argv as lone surrogates
+        raise InvalidInput(
+            f"The query is not valid text (character {exc.start} is not UTF-8); pass it as UTF-8.",
+            field="query",
+        ) from None
     with open_workspace() as ws:
         hits = ws.kbs.search(
             name, query, k=k, filters=parse_filter_pairs(filters), clearance=clearance, mode=mode
@@ -303,3 +371,112 @@ def remove(
     with open_workspace() as ws:
         count = ws.kbs.remove(name, source)
     console.print(f"removed {count} chunks of {source} from {name}")
+
+
+@app.command("poisoning")
+def poisoning(
+    name: str = typer.Argument(..., help="Knowledge base name."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """The poisoning report: per source, the chunks the input guard flagged as possible
+    prompt injection, their scores and whether they are quarantined.
+
+    Example: prodline kb poisoning support-desk --json
+    """
+    with open_workspace() as ws:
+        report = ws.kbs.poisoning(name)
+    if as_json:
+        print_json(report.to_dict())
+        return
+    console.print(
+        f"[bold]{name}[/]: {report.flagged} of {report.chunks} chunks flagged, "
+        f"{report.quarantined} quarantined (injection_policy={report.policy}, "
+        f"privacy={report.privacy})",
+        highlight=False,
+    )
+    _print_unscanned(name, report.unscanned)
+    for src in report.sources:
+        print_table(
+            f"{src['source']}: {src['flagged']} flagged, max score {src['max_score']:.2f}",
+            ("chunk", "score", "quarantined", "excerpt"),
+            (
+                (
+                    c["ordinal"],
+                    f"{c['score']:.2f}",
+                    "yes" if c["quarantined"] else "no",
+                    c["excerpt"],
+                )
+                for c in src["chunks"]
+            ),
+        )
+
+
+@app.command("scan")
+def scan(
+    name: str = typer.Argument(..., help="Knowledge base name."),
+    rescan: bool = typer.Option(False, "--all", help="Rescan every chunk, not only unscanned."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Scan stored chunks for prompt injection in place (those ingested before scanning,
+    or every chunk with --all) and apply the KB's injection policy.
+
+    Example: prodline kb scan support-desk --json
+    """
+    with open_workspace() as ws:
+        report = ws.kbs.scan(name, rescan=rescan)
+    if as_json:
+        print_json(report.to_dict())
+        return
+    console.print(
+        f"scanned {report.scanned} chunks of {name} in {report.seconds:.1f} s: "
+        f"{report.flagged} flagged, {report.quarantined} quarantined "
+        f"(injection_policy={report.policy})"
+        + (f" in {', '.join(report.flagged_sources)}" if report.flagged_sources else ""),
+        highlight=False,
+    )
+
+
+@app.command("update")
+def update(
+    name: str = typer.Argument(..., help="Knowledge base name."),
+    privacy: str = typer.Option(
+        None, "--privacy", help="route, redact or refuse: sensitive context to cloud providers."
+    ),
+    injection_policy: str = typer.Option(
+        None, "--injection-policy", help="tag, quarantine or block: what a flagged chunk gets."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Change a knowledge base's privacy or injection policy (audited); a new injection
+    policy re-applies to the chunks already flagged.
+
+    Example: prodline kb update support-desk --privacy redact --injection-policy quarantine
+    """
+    with open_workspace() as ws:
+        changes = ws.kbs.update(name, privacy=privacy, injection_policy=injection_policy)
+        kb = ws.kbs.get(name)
+    if as_json:
+        print_json(
+            {
+                "kb": name,
+                "privacy": kb.privacy,
+                "injection_policy": kb.injection_policy,
+                "changes": changes,
+            }
+        )
+        return
+    if not changes:
+        console.print(
+            f"{name} unchanged: privacy={kb.privacy}, injection_policy={kb.injection_policy}"
+        )
+        return
+    moved = ""
+    if "requarantined" in changes:
+        moved = f"; {changes['requarantined']} flagged chunks quarantined"
+    elif "released" in changes:
+        moved = f"; {changes['released']} flagged chunks released from quarantine"
+    console.print(
+        f"[green]updated[/] {name}: privacy={kb.privacy}, "
+        f"injection_policy={kb.injection_policy}{moved}",
+        highlight=False,
+    )

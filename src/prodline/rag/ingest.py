@@ -7,6 +7,11 @@ the next ingest first reconciles the vector index with the database, so the two
 always agree. Unchanged files (same sha256) are skipped; changed files replace their
 chunks; ``prune`` drops sources whose files are gone.
 
+Every chunk is scanned by the workspace's input guard before it is embedded
+(:mod:`prodline.rag.poisoning`): its score is stored as ``injection_risk``, and the
+KB's injection policy tags a flagged chunk, quarantines it, or (``block``) refuses its
+whole source — nothing of a refused source is written, and the report says why.
+
 Sources are stored relative to the ingest root (``docs/faq.md`` for a file of
 ``docs/``), so citations and ``kb remove`` read the same on every machine; a source an
 older ingest recorded under its absolute path is renamed the first time it is seen.
@@ -30,6 +35,7 @@ import sqlalchemy as sa
 
 from prodline.core.sensitivity import scan_text, summarize
 from prodline.errors import Conflict, InvalidInput
+from prodline.rag.poisoning import ChunkScan, block_reason, is_quarantined, scan_texts
 from prodline.rag.sources import (
     gone,
     known_sources,
@@ -86,6 +92,10 @@ class IngestReport:
     unchanged: int = 0
     removed: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    blocked: list[tuple[str, str]] = field(default_factory=list)  # refused by policy block
+    flagged_sources: list[str] = field(default_factory=list)
+    chunks_flagged: int = 0  # the input guard's verdict was not "allow"
+    chunks_quarantined: int = 0
     chunks_added: int = 0
     chunks_removed: int = 0
     recovered: tuple[int, int] = (0, 0)
@@ -93,6 +103,7 @@ class IngestReport:
     version: int = 0
     seconds: float = 0.0
     embed_seconds: float = 0.0
+    scan_seconds: float = 0.0
 
     @property
     def read_nothing(self) -> bool:
@@ -107,6 +118,10 @@ class IngestReport:
             "unchanged": self.unchanged,
             "removed": self.removed,
             "skipped": [{"source": s, "reason": r} for s, r in self.skipped],
+            "blocked": [{"source": s, "reason": r} for s, r in self.blocked],
+            "flagged_sources": self.flagged_sources,
+            "chunks_flagged": self.chunks_flagged,
+            "chunks_quarantined": self.chunks_quarantined,
             "chunks_added": self.chunks_added,
             "chunks_removed": self.chunks_removed,
             "recovered": {"added": self.recovered[0], "removed": self.recovered[1]},
@@ -114,10 +129,12 @@ class IngestReport:
             "version": self.version,
             "seconds": round(self.seconds, 3),
             "embed_seconds": round(self.embed_seconds, 3),
+            "scan_seconds": round(self.scan_seconds, 3),
         }
 
 
 def embed_text(title: str, heading: str, text: str) -> str:
+    """A chunk as it is embedded and scanned: "title — heading", a blank line, the text."""
     head = " — ".join(p for p in (title, heading) if p)
     return f"{head}\n\n{text}" if head else text
 
@@ -222,6 +239,7 @@ def _ingest(
         drafts: Sequence[Any],
         tags: Sequence[tuple[str, tuple[str, ...]]],
         vectors: np.ndarray,
+        scans: Sequence[ChunkScan],
         *,
         file_tags: Sequence[tuple[str, tuple[str, ...]]] | None = None,
         total: int | None = None,
@@ -235,9 +253,17 @@ def _ingest(
             tags,
             vectors,
             owner or kb.owner,
+            [(s.score, s.flagged, is_quarantined(kb.injection_policy, s.flagged)) for s in scans],
             file_tags=file_tags,
             total=total,
             append=append,
+        )
+        flagged = sum(s.flagged for s in scans)
+        if flagged and doc.source not in report.flagged_sources:
+            report.flagged_sources.append(doc.source)
+        report.chunks_flagged += flagged
+        report.chunks_quarantined += sum(
+            is_quarantined(kb.injection_policy, s.flagged) for s in scans
         )
         if old_ids:
             index.delete(old_ids)
@@ -252,6 +278,20 @@ def _ingest(
         report.embed_seconds += time.perf_counter() - t0
         return vectors
 
+    def scan(drafts: Sequence[Any]) -> list[ChunkScan]:
+        ws.guard  # noqa: B018 - loaded on first use, outside the timing (as the embedder is)
+        t0 = time.perf_counter()
+        scans = scan_texts(ws, [embed_text(d.title, d.heading, d.text) for d in drafts])
+        report.scan_seconds += time.perf_counter() - t0
+        return scans
+
+    def refused(doc: Document, drafts: Sequence[Any], scans: Sequence[ChunkScan]) -> bool:
+        """Under policy ``block``, a source with a flagged chunk is refused whole."""
+        if kb.injection_policy != "block" or not any(s.flagged for s in scans):
+            return False
+        report.blocked.append((doc.source, block_reason([d.ordinal for d in drafts], scans)))
+        return True
+
     # Files are embedded in groups of about EMBED_BATCH chunks (one model call pads and
     # batches far better than one call per small file), then committed one file at a time.
     pending: list[tuple[Document, Sequence[Any], list[tuple[str, tuple[str, ...]]], int]] = []
@@ -259,14 +299,29 @@ def _ingest(
     def flush_pending() -> None:
         if not pending:
             return
-        vectors = embed(
-            [embed_text(d.title, d.heading, d.text) for _, drafts, _, _ in pending for d in drafts]
-        )
+        scans = scan([d for _, drafts, _, _ in pending for d in drafts])  # one guard batch
+        kept = []
         offset = 0
         for doc, drafts, tags, size in pending:
+            found = scans[offset : offset + len(drafts)]
+            offset += len(drafts)
+            if refused(doc, drafts, found):
+                state.files_done += 1
+                state.bytes_done += size
+            else:
+                kept.append((doc, drafts, tags, size, found))
+        if not kept:
+            pending.clear()
+            tell("file")
+            return
+        vectors = embed(
+            [embed_text(d.title, d.heading, d.text) for _, drafts, _, _, _ in kept for d in drafts]
+        )
+        offset = 0
+        for doc, drafts, tags, size, found in kept:
             mine = vectors[offset : offset + len(drafts)]
             offset += len(drafts)
-            store(doc, drafts, tags, mine)
+            store(doc, drafts, tags, mine, found)
             (report.updated if doc.source in known else report.added).append(doc.source)
             state.files_done += 1
             state.bytes_done += size
@@ -289,6 +344,12 @@ def _ingest(
         ):
             resume = False  # chunked differently (other --max-tokens): start again
         todo = [n for n, d in enumerate(drafts) if not (resume and d.ordinal in stored)]
+        scans = scan([drafts[n] for n in todo])  # all of it before any commit: block is whole
+        if refused(doc, [drafts[n] for n in todo], scans):
+            state.files_done += 1
+            state.bytes_done += size
+            tell("file")
+            return
         if resume:
             report.resumed.append(doc.source)
         first = not resume
@@ -301,6 +362,7 @@ def _ingest(
                 batch,
                 [tags[n] for n in part],
                 vectors,
+                scans[start : start + FILE_BATCH],
                 file_tags=tags,
                 total=len(drafts),
                 append=not first,
@@ -354,6 +416,14 @@ def _ingest(
                 report.removed.append(source)
     index.flush()
     report.version = record_version(ws, name, report)
+    if report.blocked:
+        with ws.tx() as conn:
+            ws.audit.record(
+                conn,
+                "kb.sources_blocked",
+                f"kb:{name}",
+                {"sources": [{"source": s, "reason": r} for s, r in report.blocked]},
+            )
     report.seconds = time.perf_counter() - started
     return report
 
@@ -384,12 +454,15 @@ def _replace_source(
     tags: Sequence[tuple[str, tuple[str, ...]]],
     vectors: np.ndarray,
     owner: str,
+    risks: Sequence[tuple[float, bool, bool]],
     *,
     file_tags: Sequence[tuple[str, tuple[str, ...]]] | None = None,
     total: int | None = None,
     append: bool = False,
 ) -> tuple[list[int], list[int], Callable[[str], ChunkMeta]]:
     """Store ``drafts`` of ``doc`` in one transaction: replace its chunks, or ``append``.
+
+    ``risks`` holds each draft's (injection_risk, injection_flagged, quarantined).
 
     ``file_tags`` and ``total`` describe the whole file when ``drafts`` is one batch of
     it (the source row records the file's sensitivity and full chunk count).
@@ -447,8 +520,13 @@ def _replace_source(
                 "kinds": list(kinds_),
                 "embedding": np.asarray(vec, dtype="<f4").tobytes(),
                 "ingested_at": now,
+                "injection_risk": risk,
+                "injection_flagged": flagged,
+                "quarantined": quarantined,
             }
-            for d, (level, kinds_), vec in zip(drafts, tags, vectors, strict=True)
+            for d, (level, kinds_), vec, (risk, flagged, quarantined) in zip(
+                drafts, tags, vectors, risks, strict=True
+            )
         ]
         conn.execute(kb_chunks.insert(), rows)
         bump_generation(conn, kb_id)
@@ -578,6 +656,9 @@ def record_version(ws: Workspace, name: str, report: IngestReport) -> int:
                 "updated": report.updated,
                 "removed": report.removed,
                 "skipped": len(report.skipped),
+                "blocked": [s for s, _ in report.blocked],
+                "chunks_flagged": report.chunks_flagged,
+                "chunks_quarantined": report.chunks_quarantined,
             },
         )
         this = node("kb", name, version)

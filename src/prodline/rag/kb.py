@@ -21,13 +21,14 @@ import sqlalchemy as sa
 from prodline.core.refs import check_name
 from prodline.errors import Conflict, InvalidInput
 from prodline.rag.indexes import KbIndexes, kb_row
-from prodline.rag.types import Hit
+from prodline.rag.types import Hit, InjectionPolicy, Privacy
 from prodline.store.tables import kb_chunks, kb_owners, kb_sources, kb_versions, kbs
 
 if TYPE_CHECKING:
     from prodline.rag.embed import Embedder
     from prodline.rag.evaluate import Answerer, EvalQuestion, EvalReport
     from prodline.rag.ingest import IngestReport, Progress
+    from prodline.rag.poisoning import PoisoningReport, ScanReport
     from prodline.rag.retrieve import Mode
     from prodline.workspace import Workspace
 
@@ -48,6 +49,8 @@ class KnowledgeBase:
     sources: int
     chunks: int
     version: int
+    privacy: Privacy = "route"  # see rag.types.PRIVACY_POLICIES
+    injection_policy: InjectionPolicy = "quarantine"  # see rag.types.INJECTION_POLICIES
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields for the CLI and API (the internal ``id`` left out)."""
@@ -61,6 +64,8 @@ class KnowledgeBase:
             "sources": self.sources,
             "chunks": self.chunks,
             "version": self.version,
+            "privacy": self.privacy,
+            "injection_policy": self.injection_policy,
         }
 
 
@@ -158,6 +163,8 @@ class KnowledgeBases:
             sources=int(sources),
             chunks=int(chunks),
             version=int(version or 0),
+            privacy=row.privacy,
+            injection_policy=row.injection_policy,
         )
 
     def list(self) -> list[KnowledgeBase]:
@@ -237,11 +244,14 @@ class KnowledgeBases:
         clearance: str = "phi",
         mode: str = "hybrid",
         vector: np.ndarray | None = None,
+        include_quarantined: bool = True,
     ) -> builtins.list[Hit]:
         """The ``k`` best chunks for ``query`` (hybrid by default) that pass the filters.
 
         ``clearance`` caps the sensitivity returned; ``vector`` is the query's embedding
-        when the caller has it. See :func:`prodline.rag.retrieve.search`.
+        when the caller has it. Each hit carries ``injection_risk`` and ``quarantined``;
+        ``include_quarantined=False`` drops quarantined chunks before the top ``k`` are
+        cut. See :func:`prodline.rag.retrieve.search`.
         """
         from prodline.rag.retrieve import search
 
@@ -255,6 +265,7 @@ class KnowledgeBases:
             clearance=clearance,
             mode=cast("Mode", mode),  # checked there: one of hybrid, vector, bm25
             vector=vector,
+            include_quarantined=include_quarantined,
         )
 
     def evaluate(
@@ -314,3 +325,36 @@ class KnowledgeBases:
         self.get(name)
         with writer_lock(self._indexes, name):
             return remove_source(self._ws, self, self._indexes, name, source)
+
+    # -- injection guard (see poisoning.py) --------------------------------------------
+    def update(
+        self, name: str, *, privacy: str | None = None, injection_policy: str | None = None
+    ) -> dict[str, Any]:
+        """Set KB ``name``'s privacy (route, redact, refuse) and/or injection policy
+        (tag, quarantine, block); audited. A new injection policy re-applies to the stored
+        flagged chunks in one transaction. Returns the changes (``{}`` when none).
+        See :func:`prodline.rag.poisoning.set_policies`.
+        """
+        self._ws.authorize("kb.update")
+        from prodline.rag.poisoning import set_policies
+
+        return set_policies(self._ws, name, privacy=privacy, injection_policy=injection_policy)
+
+    def poisoning(self, name: str) -> PoisoningReport:
+        """KB ``name``'s poisoning report: the chunks the input guard flagged, per source."""
+        from prodline.rag.poisoning import poisoning_report
+
+        return poisoning_report(self._ws, name)
+
+    def scan(self, name: str, *, rescan: bool = False) -> ScanReport:
+        """Scan stored chunks for prompt injection in place: those never scanned (ingested
+        before scanning existed), or every chunk with ``rescan``. See
+        :func:`prodline.rag.poisoning.scan_stored`.
+        """
+        self._ws.authorize("kb.scan")
+        from prodline.rag.ingest import writer_lock
+        from prodline.rag.poisoning import scan_stored
+
+        self.get(name)
+        with writer_lock(self._indexes, name):
+            return scan_stored(self._ws, name, rescan=rescan)

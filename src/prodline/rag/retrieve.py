@@ -153,12 +153,16 @@ def search(
     mode: Mode = "hybrid",
     vector: np.ndarray | None = None,
     options: RetrievalOptions | None = None,
+    include_quarantined: bool = True,
 ) -> list[Hit]:
     """The ``k`` best chunks for ``query`` that pass the filters, best first.
 
     ``vector`` is the query's embedding when the caller already has it (a server that
     caches embeddings), so the question is not embedded twice. Every hit carries its
-    1-based ``rank`` and a calibrated ``relevance`` in [0, 1] (:mod:`prodline.rag.relevance`).
+    1-based ``rank`` and a calibrated ``relevance`` in [0, 1] (:mod:`prodline.rag.relevance`),
+    and the input guard's ``injection_risk`` and ``quarantined`` flag. Without
+    ``include_quarantined``, quarantined chunks leave the candidates before the top ``k``
+    are cut, so ``k`` usable hits still come back.
     """
     from prodline.rag.fusion import reciprocal_rank_fusion
 
@@ -176,7 +180,7 @@ def search(
     if allowed is not None and not allowed:
         return []
     depth = max(k * 4, 20)
-    keep = depth if opts.rerank else k
+    keep = depth if opts.rerank or not include_quarantined else k
     if vector is None:  # relevance needs it in every mode
         vector = indexes.embedder(name).embed_query(query)
     rankings = []
@@ -191,6 +195,8 @@ def search(
     else:
         scored = [(cid, score, [score]) for cid, score in rankings[0][:keep]]
     hits = _hits(ws, scored, mode, query, vector)
+    if not include_quarantined:
+        hits = [h for h in hits if not h.quarantined]
     if opts.rerank:
         hits = sorted(hits, key=lambda h: -(h.relevance or 0.0))  # stable: fused order on ties
     hits = [replace(h, rank=n) for n, h in enumerate(hits[:k], start=1)]
@@ -223,6 +229,9 @@ def _hits(
                     kb_chunks.c.sensitivity,
                     kb_chunks.c.kinds,
                     kb_chunks.c.embedding,
+                    kb_chunks.c.injection_risk,
+                    kb_chunks.c.injection_flagged,
+                    kb_chunks.c.quarantined,
                     kb_sources.c.source,
                 )
                 .join(kb_sources, kb_sources.c.id == kb_chunks.c.source_id)
@@ -258,6 +267,9 @@ def _hits(
                     n: float(v) for n, v in zip(names, originals, strict=False) if v is not None
                 },
                 relevance=relevance(cosine, coverage(wanted, row.title, row.heading, row.text)),
+                injection_risk=None if row.injection_risk is None else float(row.injection_risk),
+                injection_flagged=bool(row.injection_flagged),
+                quarantined=bool(row.quarantined),
             )
         )
     return hits
@@ -287,6 +299,8 @@ def _expand(ws: Workspace, hits: list[Hit], width: int) -> list[Hit]:
                     kb_chunks.c.heading == hit.heading,
                     kb_chunks.c.sensitivity == hit.sensitivity,
                     kb_chunks.c.ordinal.between(row.ordinal - width, row.ordinal + width),
+                    # a quarantined neighbour never rides into context on another hit
+                    sa.or_(kb_chunks.c.quarantined.is_(False), kb_chunks.c.id == hit.chunk_id),
                 )
                 .order_by(kb_chunks.c.ordinal)
             ).all()

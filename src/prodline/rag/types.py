@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
 from prodline.core.sensitivity import LEVEL_ORDER, Level
 
@@ -17,6 +18,10 @@ __all__ = [
     "ChunkMeta",
     "Document",
     "Hit",
+    "INJECTION_POLICIES",
+    "InjectionPolicy",
+    "PRIVACY_POLICIES",
+    "Privacy",
     "SENSITIVITY_ORDER",
     "SearchFilter",
     "Section",
@@ -26,6 +31,18 @@ __all__ = [
 
 Sensitivity = Level
 SENSITIVITY_ORDER: dict[str, int] = LEVEL_ORDER  # one table, defined in core.sensitivity
+
+Privacy = Literal["route", "redact", "refuse"]
+InjectionPolicy = Literal["tag", "quarantine", "block"]
+
+PRIVACY_POLICIES: tuple[Privacy, ...] = ("route", "redact", "refuse")
+"""A KB's privacy policy: how context it holds may reach a provider that is not
+self-hosted — ``route`` (sensitive context goes to self-hosted providers only),
+``redact`` (PII replaced by placeholders first), ``refuse`` (the request is refused)."""
+
+INJECTION_POLICIES: tuple[InjectionPolicy, ...] = ("tag", "quarantine", "block")
+"""What ingest does with a chunk the input guard flags: ``tag`` (stored, usable, tagged),
+``quarantine`` (stored, kept out of chat context) or ``block`` (the source is refused)."""
 
 
 @dataclass(frozen=True)
@@ -128,3 +145,6 @@ class Hit:
     scores: dict[str, float] = field(default_factory=dict)  # per retriever, before fusion
     rank: int = 0  # 1-based position in the fused (and reranked) order; 0 when unranked
     relevance: float | None = None  # calibrated P(bears on the query), see rag.relevance
+    injection_risk: float | None = None  # the input guard's score; None: not scanned
+    injection_flagged: bool = False  # the guard's verdict was not "allow"
+    quarantined: bool = False  # flagged and the KB's policy keeps it out of chat context

@@ -311,6 +311,10 @@ kbs = sa.Table(
     sa.Column("generation", sa.Integer, nullable=False, server_default="0"),
     sa.Column("created_by", sa.String(200), nullable=False),
     sa.Column("created_at", TS, nullable=False),
+    # route | redact | refuse: how sensitive context may reach a provider not self-hosted
+    sa.Column("privacy", sa.String(10), nullable=False, server_default="route"),
+    # tag | quarantine | block: what ingest does with a chunk the input guard flags
+    sa.Column("injection_policy", sa.String(12), nullable=False, server_default="quarantine"),
 )
 
 kb_owners = sa.Table(
@@ -354,6 +358,11 @@ kb_chunks = sa.Table(
     # float32 little-endian: lets a crashed ingest rebuild the index without re-embedding.
     sa.Column("embedding", sa.LargeBinary, nullable=False),
     sa.Column("ingested_at", TS, nullable=False),
+    # the input guard's score (NULL: not scanned), its verdict not "allow", and whether
+    # the KB's injection policy keeps the chunk out of chat context
+    sa.Column("injection_risk", sa.Float, nullable=True),
+    sa.Column("injection_flagged", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("quarantined", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index("ix_kb_chunks_kb", "kb_id"),
 )
 

@@ -115,6 +115,7 @@ def run_demo(*, serve: bool, port: int, rag: bool, servers: bool) -> None:
             load_example("credit_governance").run(ws)
             if rag:
                 load_example("support_desk").run(ws, servers=servers)
+                load_example("support_guards").run(ws, servers=servers)
             if not serve or server is None:
                 return
             url, model = server.url, credit.MODEL

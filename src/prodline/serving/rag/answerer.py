@@ -4,7 +4,8 @@
 ``prodline kb serve`` would (gateway from ``prodline.toml``, groundedness scorer or
 judge, embedding cache), never starts it (no socket, no call-log writer) and drives a
 chat request through ``ask`` → ``complete`` → ``grade``: the request path the server's
-``/v1/chat/completions`` runs, less the log record.
+``/v1/chat/completions`` runs, less the log record and the output guards. A question
+the input guard blocks counts as an abstention with the guard's reason.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from prodline.errors import GuardBlocked
 from prodline.rag.evaluate import Answered
 from prodline.serving.rag.options import RagOptions
 from prodline.serving.rag.runtime import RagRuntime
@@ -60,7 +62,17 @@ class ChatAnswerer:
         request = ChatRequest.model_validate(
             {"model": self.kb, "messages": [{"role": "user", "content": question}]}
         )
-        asked = rt.ask(request, rt.new_request_id(), time.perf_counter())
+        try:
+            asked = rt.ask(request, rt.new_request_id(), time.perf_counter())
+        except GuardBlocked as blocked:  # the server would refuse it: no answer, abstained
+            return Answered(
+                text="",
+                abstained=True,
+                faithfulness=0.0,
+                answer_relevance=None,
+                citations=(),
+                reason=blocked.message,
+            )
         completion = rt.complete(asked)
         graded = rt.grade(asked, completion)
         return _answered(completion, graded.grounded)

@@ -70,6 +70,19 @@ class RagMetrics(MetricsBase):
             ["kb"],
             registry=reg,
         ).labels(kb)
+        self.guard_events = Counter(
+            "prodline_rag_guard_events",
+            "Guards that fired, by guard (injection, pii_output, prompt_leak, groundedness) "
+            "and action (block, redact, flag).",
+            ["kb", "guard", "action"],
+            registry=reg,
+        )
+        self.quarantined = Counter(
+            "prodline_rag_quarantined_chunks",
+            "Retrieved chunks kept out of the prompt because ingest quarantined them.",
+            ["kb"],
+            registry=reg,
+        ).labels(kb)
         self.provider_failures = Counter(
             "prodline_rag_provider_failures",
             "Provider calls that failed (then fell back or gave up), by provider.",
@@ -84,6 +97,10 @@ class RagMetrics(MetricsBase):
         self.requests.labels(self.kb, endpoint, str(status), provider).inc()
         if seconds is not None:
             self.latency.labels(self.kb, endpoint).observe(seconds)
+
+    def observe_guard(self, guard: str, action: str) -> None:
+        """Count one guard event."""
+        self.guard_events.labels(self.kb, guard, action).inc()
 
     def observe_answer(
         self,

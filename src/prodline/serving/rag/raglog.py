@@ -15,9 +15,12 @@ Overload never drops silently: when the queue is full a request waits briefly fo
 Each record holds: ``request_id``, ``ts`` (ISO-8601 UTC), ``kb``, ``endpoint`` (``chat``
 or ``retrieve``), ``question``, ``chunk_ids``, ``sensitivity``, ``provider``, ``model``,
 ``route``, ``route_reason``, ``input_tokens``, ``output_tokens``, ``cost_usd``,
-``latency_ms``, ``groundedness``, ``flagged`` and ``stream``. The audit event carries no
-question text. A JSON-lines log left by an older version (``<home>/logs/rag-<kb>.jsonl``)
-is imported into the call log when the server starts, and renamed ``*.imported``.
+``latency_ms``, ``groundedness``, ``flagged`` and ``stream``; with guards on, also
+``guards`` (the events), ``quarantined`` (chunk ids kept out of the prompt), ``privacy``
+and ``redactions``, and ``blocked`` for a request a guard refused (audited as
+``rag.blocked``). The audit event carries no question text. A JSON-lines log left by an
+older version (``<home>/logs/rag-<kb>.jsonl``) is imported into the call log when the
+server starts, and renamed ``*.imported``.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ __all__ = ["RagLog", "legacy_log_path"]
 log = logging.getLogger("prodline.serving")
 
 Record = dict[str, Any]
-_AUDITED = ("request_id", "provider", "chunk_ids", "groundedness", "flagged")
+_AUDITED = ("request_id", "provider", "chunk_ids", "groundedness", "flagged", "guards")
 
 
 def legacy_log_path(home: Path, kb: str) -> Path:
@@ -105,7 +108,7 @@ class RagLog(BoundedLogWriter[Record]):
     def _write(self, batch: list[Record], *, final: bool) -> None:
         events = [
             (
-                "rag.answered" if r.get("endpoint") == "chat" else "rag.retrieved",
+                _action(r),
                 self.subject,
                 {key: r.get(key) for key in _AUDITED},
             )
@@ -130,3 +133,9 @@ class RagLog(BoundedLogWriter[Record]):
             log.warning("rag log: cannot import %s into the call log (%s)", path, exc)
             return
         log.info("rag log: imported %d calls from %s", len(records), path)
+
+
+def _action(record: Record) -> str:
+    if record.get("blocked"):
+        return "rag.blocked"
+    return "rag.answered" if record.get("endpoint") == "chat" else "rag.retrieved"

@@ -5,14 +5,18 @@ RAG log and the metrics. Its request methods are plain blocking Python (retrieva
 the embedding model are CPU work): the app runs each call in a worker thread, so the
 event loop only moves bytes.
 
-A chat call is: check the request against the served KB → retrieve with the caller's
-filters under the server's clearance → answer through the gateway (sensitivity routing,
-fallback) → score groundedness against the retrieved chunks → queue the log record.
+A chat call is: check the request against the served KB → the input guard → retrieve
+with the caller's filters under the server's clearance, quarantined chunks set aside →
+answer through the gateway (sensitivity routing, the KB's privacy policy, fallback) →
+score groundedness against the retrieved chunks → the output guards → queue the log
+record (:mod:`prodline.serving.rag.guarding` has the guards).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -20,7 +24,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from prodline.errors import InvalidInput, NotFound
+from prodline.errors import GuardBlocked, InvalidInput, NotFound
+from prodline.guard.policy import load_guard_policy
+from prodline.guard.redact import Redaction
 from prodline.ledger.lineage import node
 from prodline.llm import ChatMessage, Completion, Gateway, load_llm_config
 from prodline.llm.abstain import ABSTAIN_BELOW, NOT_COVERED, abstention
@@ -28,17 +34,25 @@ from prodline.monitor import Groundedness, GroundednessScorer, LlmJudge
 from prodline.rag.retrieve import FILTER_KEYS
 from prodline.rag.types import SENSITIVITY_ORDER, Hit
 from prodline.serving.rag.embedcache import CachedEmbed
+from prodline.serving.rag.guarding import (
+    ChatGuards,
+    Guarded,
+    StreamCheck,
+    guarded_stream,
+    load_input_guard,
+)
 from prodline.serving.rag.metrics import RagMetrics
 from prodline.serving.rag.options import RagOptions
 from prodline.serving.rag.raglog import RagLog
 from prodline.serving.rag.schema import ChatRequest, RetrieveRequest
+from prodline.serving.rag.wire import guard_fields, hit_dict
 from prodline.serving.runtime import ServerState
 
 if TYPE_CHECKING:
     from prodline.rag.kb import KnowledgeBase
     from prodline.workspace import Workspace
 
-__all__ = ["Answer", "Question", "RagRuntime", "hit_dict"]
+__all__ = ["Answer", "Question", "RagRuntime"]
 
 log = logging.getLogger("prodline.serving")
 
@@ -54,6 +68,12 @@ class Question:
     hits: list[Hit]
     max_tokens: int
     temperature: float
+    canary: str = ""
+    guarded: Guarded = dataclasses.field(default_factory=Guarded)
+
+    def allowed(self) -> list[str]:
+        """Texts PII in the answer may come from: the user's messages and the context."""
+        return [m.content for m in self.messages if m.role == "user"] + [h.text for h in self.hits]
 
 
 @dataclass(frozen=True)
@@ -95,7 +115,9 @@ class RagRuntime(ServerState):
         self.k = options.k
         self.embedder = ws.kbs.embedder(kb)
         self.embed = CachedEmbed(self.embedder)
-        self.gateway = gateway or Gateway(load_llm_config(ws.home), embed=self.embed)
+        self.gateway = gateway or Gateway(
+            load_llm_config(ws.home), embed=self.embed, redactor=Redaction
+        )
         if provider is not None:
             self.gateway.provider_config(provider)  # unknown provider: InvalidInput, listing them
         self.scorer = GroundednessScorer(
@@ -107,6 +129,14 @@ class RagRuntime(ServerState):
             ws, kb, on_written=self.metrics.log_written.inc, on_shed=self.metrics.log_shed.inc
         )
         self.metrics.watch_log_depth(self.raglog.depth)
+        self.guard_policy = policy = load_guard_policy(ws.home)
+        self.guards = ChatGuards(
+            policy,
+            load_input_guard(
+                policy, lambda action, data: ws.audit.append(action, self.subject, data)
+            ),
+            on_event=lambda event: self.metrics.observe_guard(event.guard, event.action),
+        )
 
     def current_info(self) -> KnowledgeBase:
         """The KB as the store has it now (a re-ingest while serving shows up here)."""
@@ -168,6 +198,8 @@ class RagRuntime(ServerState):
                 "threshold": self.threshold,
                 "k": self.k,
                 "fallback": list(self.gateway.config.fallback),
+                "guard": self.guard_policy.to_dict(),
+                "privacy": self.privacy,
             },
         )
 
@@ -212,6 +244,8 @@ class RagRuntime(ServerState):
         """``/v1/retrieve``: the hits as JSON-ready dicts; the call is logged."""
         if not req.query.strip():
             raise InvalidInput("The query is empty; give some words to search for.", field="query")
+        with self._blocked_logged(request_id, "retrieve", req.query, t0):
+            events = self.guards.check_input(req.query, "retrieve", "query")
         hits = self._search(
             req.query,
             k=req.k or self.k,
@@ -225,7 +259,7 @@ class RagRuntime(ServerState):
             req.query,
             hits,
             t0,
-            {"provider": None, "model": None, "mode": req.mode},
+            {"provider": None, "model": None, "mode": req.mode, **guard_fields(events)},
         )
         return {
             "object": "list",
@@ -254,24 +288,40 @@ class RagRuntime(ServerState):
                 f"messages[{index}].content is empty; the last user message is the question.",
                 field=f"messages[{index}].content",
             )
+        with self._blocked_logged(request_id, "chat", text, t0):
+            events = self.guards.check_input(text, "chat", f"messages[{index}].content")
         hits = self._search(
             text,
             k=req.k or self.k,
             filters=self._filters(req.filters),
             clearance=self._clearance(req.clearance),
         )
+        usable, quarantined = self.guards.split_context(hits)
+        if quarantined:
+            self.metrics.quarantined.inc(len(quarantined))
+        canary = self.guards.canary()
         return Question(
             request_id=request_id,
             t0=t0,
             text=text,
-            messages=[ChatMessage(m.role, m.content) for m in req.messages],
-            hits=hits,
+            messages=[
+                *self.guards.canary_message(canary),
+                *(ChatMessage(m.role, m.content) for m in req.messages),
+            ],
+            hits=usable,
             max_tokens=req.limit,
             temperature=req.temperature if req.temperature is not None else 0.0,
+            canary=canary,
+            guarded=Guarded(events=list(events), quarantined=quarantined),
         )
 
+    @property
+    def privacy(self) -> str:
+        """The served KB's privacy policy for sensitive context: route, redact or refuse."""
+        return str(getattr(self.info, "privacy", "route") or "route")
+
     def answer(self, question: Question) -> Answer:
-        """The non-streaming answer: complete, score, log."""
+        """The non-streaming answer: complete, score, guard, log."""
         return self.finish(question, self.complete(question), stream=False)
 
     def complete(self, question: Question) -> Completion:
@@ -286,6 +336,7 @@ class RagRuntime(ServerState):
             max_tokens=question.max_tokens,
             temperature=question.temperature,
             provider=self.provider,
+            privacy=self.privacy,
         )
 
     def grade(self, question: Question, completion: Completion) -> Answer:
@@ -294,19 +345,64 @@ class RagRuntime(ServerState):
         return Answer(question, completion, grounded)
 
     def stream(self, question: Question) -> Iterator[str | Completion]:
-        """Text deltas, then the final ``Completion``; routing errors on the first ``next``."""
-        return self.gateway.stream(
+        """Text deltas, checked a sentence at a time, then the final ``Completion``.
+
+        Routing errors come on the first ``next``; a guard that blocks mid-stream raises
+        ``GuardBlocked`` there (logged), and the server ends the stream with an error.
+        """
+        items = self.gateway.stream(
             question.messages,
             question.hits,
             max_tokens=question.max_tokens,
             temperature=question.temperature,
             provider=self.provider,
+            privacy=self.privacy,
         )
+        check = StreamCheck(self.guards, allowed=question.allowed(), canary=question.canary)
+        return self._logging_blocks(question, guarded_stream(items, check), check)
+
+    def _logging_blocks(
+        self, question: Question, items: Iterator[str | Completion], check: StreamCheck
+    ) -> Iterator[str | Completion]:
+        try:
+            for item in items:
+                if isinstance(item, Completion):
+                    question.guarded.events.extend(check.events)
+                yield item
+        except GuardBlocked as exc:
+            self._log_blocked(question.request_id, "chat", question.text, question.t0, exc)
+            raise
+
+    @contextlib.contextmanager
+    def _blocked_logged(
+        self, request_id: str, endpoint: str, text: str, t0: float
+    ) -> Iterator[None]:
+        try:
+            yield
+        except GuardBlocked as exc:
+            self._log_blocked(request_id, endpoint, text, t0, exc)
+            raise
+
+    def _log_blocked(
+        self, request_id: str, endpoint: str, text: str, t0: float, exc: GuardBlocked
+    ) -> None:
+        extra = {"blocked": True, "guards": exc.details.get("events", []), "provider": None}
+        self._log(request_id, endpoint, text, [], t0, extra)
 
     def finish(self, question: Question, completion: Completion, *, stream: bool) -> Answer:
-        """Score a completion, queue its log record and count it."""
+        """Score and guard a completion, queue its log record and count it."""
         answer = self.grade(question, completion)
         grounded = answer.grounded
+        with self._blocked_logged(question.request_id, "chat", question.text, question.t0):
+            if not stream:  # a stream was checked as it went (StreamCheck)
+                text, events = self.guards.check_text(
+                    completion.text, allowed=question.allowed(), canary=question.canary
+                )
+                question.guarded.events.extend(events)
+                if text != completion.text:
+                    completion = dataclasses.replace(completion, text=text)
+                    answer = Answer(question, completion, grounded)
+            question.guarded.events.extend(self.guards.check_grounded(grounded))
         self._log(
             question.request_id,
             "chat",
@@ -329,6 +425,9 @@ class RagRuntime(ServerState):
                 "route": [*(t["provider"] for t in completion.tried), completion.provider],
                 "route_reason": completion.route_reason,
                 "stream": stream,
+                "privacy": self.privacy,
+                "redactions": dict(getattr(completion, "redactions", {}) or {}),
+                **guard_fields(question.guarded.events, question.guarded.quarantined),
             },
         )
         self.metrics.observe_answer(
@@ -366,19 +465,3 @@ class RagRuntime(ServerState):
             **extra,
         }
         self.raglog.put(record)
-
-
-def hit_dict(hit: Hit) -> dict[str, Any]:
-    return {
-        "chunk_id": hit.chunk_id,
-        "score": hit.score,
-        "text": hit.text,
-        "source": hit.source,
-        "title": hit.title,
-        "heading": hit.heading,
-        "sensitivity": hit.sensitivity,
-        "kinds": list(hit.kinds),
-        "scores": hit.scores,
-        "rank": hit.rank,
-        "relevance": hit.relevance,
-    }

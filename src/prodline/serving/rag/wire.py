@@ -24,6 +24,12 @@ documented top-level extension fields, which the official ``openai`` client keep
     first (``[{provider, error}]``).
 ``cost_usd``, ``request_id``
     The call's cost at configured prices, and the id it is logged and audited under.
+``guards``
+    ``{events: [{guard, action, reason, score?, layers?}], quarantined: [{chunk_id,
+    source, injection_risk}]}``: the guards that flagged or redacted something in this
+    call, and the retrieved chunks kept out of the prompt because ingest quarantined
+    them as carrying instructions. A guard that blocks answers HTTP 400 instead, with
+    ``error.code`` ``guard_blocked`` and ``error.details.guard`` naming it.
 
 A stream is ``text/event-stream``: a first chunk with ``delta.role``, content deltas,
 and a last chunk with ``finish_reason``, ``usage`` and the same extension fields, then
@@ -33,6 +39,7 @@ and a last chunk with ``finish_reason``, ``usage`` and the same extension fields
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -43,7 +50,17 @@ from prodline.llm.abstain import abstention
 from prodline.monitor import Groundedness
 from prodline.rag.types import Hit
 
-__all__ = ["DONE", "chunk", "completion_body", "error_body", "extras", "sse", "status_of"]
+__all__ = [
+    "DONE",
+    "chunk",
+    "completion_body",
+    "error_body",
+    "extras",
+    "guard_fields",
+    "hit_dict",
+    "sse",
+    "status_of",
+]
 
 DONE = b"data: [DONE]\n\n"
 
@@ -94,6 +111,7 @@ def extras(
     hits: list[Hit],
     threshold: float,
     request_id: str,
+    guards: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The extension fields every answer carries (see the module docstring)."""
     return {
@@ -115,6 +133,7 @@ def extras(
         "tried": completion.tried,
         "cost_usd": completion.cost_usd,
         "request_id": request_id,
+        "guards": guards or {"events": [], "quarantined": []},
     }
 
 
@@ -192,3 +211,32 @@ def final_chunk(
 def sse(data: dict[str, Any]) -> bytes:
     """One server-sent event: ``data: {...}`` and a blank line."""
     return b"data: " + orjson.dumps(data) + b"\n\n"
+
+
+def guard_fields(events: Sequence[Any], quarantined: Sequence[Hit] = ()) -> dict[str, Any]:
+    """The guard keys of a call-log record: ``guards`` (events), ``quarantined`` (ids)."""
+    out: dict[str, Any] = {}
+    if events:
+        out["guards"] = [e.to_dict() for e in events]
+    if quarantined:
+        out["quarantined"] = [h.chunk_id for h in quarantined]
+    return out
+
+
+def hit_dict(hit: Hit) -> dict[str, Any]:
+    """A retrieved chunk as ``/v1/retrieve`` returns it."""
+    return {
+        "chunk_id": hit.chunk_id,
+        "score": hit.score,
+        "text": hit.text,
+        "source": hit.source,
+        "title": hit.title,
+        "heading": hit.heading,
+        "sensitivity": hit.sensitivity,
+        "kinds": list(hit.kinds),
+        "scores": hit.scores,
+        "rank": hit.rank,
+        "relevance": hit.relevance,
+        "injection_risk": getattr(hit, "injection_risk", None),
+        "quarantined": bool(getattr(hit, "quarantined", False)),
+    }

@@ -282,3 +282,19 @@ def test_a_missing_guard_model_stops_the_server_unless_it_fails_open(make_ws: An
     with in_process(ws) as http:
         assert http.post("/v1/chat/completions", json=ask(JAILBREAK)).status_code == 400
     assert any(e.action == "guard.failed_open" for e in ws.audit.events())
+
+
+def test_an_injection_in_an_earlier_turn_is_caught_too(make_ws: Any) -> None:
+    ws = make_ws()
+    body = {
+        "model": KB,
+        "messages": [
+            {"role": "user", "content": JAILBREAK},
+            {"role": "assistant", "content": "Sure, I will."},
+            {"role": "user", "content": REFUND_Q},
+        ],
+    }
+    with in_process(ws) as http:
+        resp = http.post("/v1/chat/completions", json=body)
+    assert resp.status_code == 400
+    assert resp.json()["error"]["param"] == "messages[0].content"

@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from prodline.errors import GuardBlocked
-from prodline.guard.output import leaks_prompt, new_canary, pii_leaks
+from prodline.guard.output import leaks_prompt, mask_leaks, new_canary, pii_leaks
 from prodline.guard.policy import GuardPolicy
 from prodline.llm import ChatMessage, Completion
 from prodline.llm.prompt import SYSTEM_PROMPT
@@ -108,29 +108,38 @@ class ChatGuards:
     system_prompt: str = SYSTEM_PROMPT
 
     # -- input ---------------------------------------------------------------------------
-    def check_input(self, text: str, route: str, field_name: str) -> list[GuardEvent]:
-        """Scan a question; raise ``GuardBlocked`` or return the flag events."""
+    def check_input(self, fields: Sequence[tuple[str, str]], route: str) -> list[GuardEvent]:
+        """Scan ``(field, text)`` pairs in one batch; raise ``GuardBlocked`` on the first
+        blocked one, or return the flag events.
+
+        Every turn of a chat is scanned, not only the last question: a client sends the
+        whole history, so an earlier "user" or "assistant" turn is as much the caller's
+        text as the question.
+        """
         action = self.policy.action("injection", route)
-        if self.input_guard is None or action == "off":
+        if self.input_guard is None or action == "off" or not fields:
             return []
-        result = self.input_guard.scan(text)
-        if result.verdict == "allow":
-            return []
-        fired = tuple(name for name, layer in result.layers.items() if layer.fired)
-        blocked = result.verdict == "block" and action == "block"
-        event = GuardEvent(
-            "injection", "block" if blocked else "flag", result.reason, result.score, fired
-        )
-        self.on_event(event)
-        if blocked:
-            raise GuardBlocked(
-                f"{field_name} was blocked by the input guard: {result.reason}. "
-                "Ask the question without instructions aimed at the assistant.",
-                guard="injection",
-                field=field_name,
-                events=[event.to_dict()],
+        results = self.input_guard.scan_many([text for _, text in fields])
+        events: list[GuardEvent] = []
+        for (field_name, _), result in zip(fields, results, strict=True):
+            if result.verdict == "allow":
+                continue
+            fired = tuple(name for name, layer in result.layers.items() if layer.fired)
+            blocked = result.verdict == "block" and action == "block"
+            event = GuardEvent(
+                "injection", "block" if blocked else "flag", result.reason, result.score, fired
             )
-        return [event]
+            self.on_event(event)
+            if blocked:
+                raise GuardBlocked(
+                    f"{field_name} was blocked by the input guard: {result.reason}. "
+                    "Ask the question without instructions aimed at the assistant.",
+                    guard="injection",
+                    field=field_name,
+                    events=[event.to_dict()],
+                )
+            events.append(event)
+        return events
 
     # -- context -------------------------------------------------------------------------
     @staticmethod
@@ -172,7 +181,7 @@ class ChatGuards:
             f"the answer holds personal data ({kinds}) that is neither in the question "
             "nor in the cited context"
         )
-        redacted = _redact_spans(text, found) if action == "redact" else text
+        redacted = mask_leaks(text, found) if action == "redact" else text
         return redacted, GuardEvent("pii_output", action, reason)
 
     def check_text(
@@ -271,18 +280,6 @@ def _last_boundary(text: str) -> int:
     for match in _SENTENCE_END.finditer(text):
         end = match.end()
     return end
-
-
-def _redact_spans(text: str, findings: Iterable[Any]) -> str:
-    out, last = [], 0
-    for f in sorted(findings, key=lambda f: f.start):
-        if f.start < last:
-            continue
-        out.append(text[last : f.start])
-        out.append(f"[REDACTED {f.kind.upper()}]")
-        last = f.end
-    out.append(text[last:])
-    return "".join(out)
 
 
 @dataclass

@@ -245,7 +245,7 @@ class RagRuntime(ServerState):
         if not req.query.strip():
             raise InvalidInput("The query is empty; give some words to search for.", field="query")
         with self._blocked_logged(request_id, "retrieve", req.query, t0):
-            events = self.guards.check_input(req.query, "retrieve", "query")
+            events = self.guards.check_input([("query", req.query)], "retrieve")
         hits = self._search(
             req.query,
             k=req.k or self.k,
@@ -289,7 +289,12 @@ class RagRuntime(ServerState):
                 field=f"messages[{index}].content",
             )
         with self._blocked_logged(request_id, "chat", text, t0):
-            events = self.guards.check_input(text, "chat", f"messages[{index}].content")
+            turns = [
+                (f"messages[{i}].content", m.content)
+                for i, m in enumerate(req.messages)
+                if m.role != "system" and m.content.strip()
+            ]
+            events = self.guards.check_input(turns, "chat")
         hits = self._search(
             text,
             k=req.k or self.k,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
@@ -20,11 +21,13 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from prodline.errors import NotFound
-from prodline.serving.auth import guard_for
+from prodline.errors import NotFound, ProdlineError
+from prodline.serving.auth import TokenGuard, guard_for
 from prodline.serving.docs import add_offline_docs
 from prodline.serving.errors import HttpError, error_responses, install_error_handlers
-from prodline.serving.fastpath import ServingApp
+from prodline.serving.fastpath import Receive, Scope, Send, ServingApp
+from prodline.serving.hardening import REFUSALS, HardeningMiddleware
+from prodline.serving.limits import ServerLimits
 from prodline.serving.metrics import METRICS_DOC, PrometheusResponse
 from prodline.serving.options import ServeOptions
 from prodline.serving.runtime import Runtime
@@ -32,13 +35,34 @@ from prodline.serving.runtime import Runtime
 if TYPE_CHECKING:
     from prodline.workspace import Workspace
 
-__all__ = ["create_app", "lifespan_of"]
+__all__ = ["HardenedServingApp", "create_app", "lifespan_of"]
+
+_ROWS = {"type": "array", "items": {"type": "object"}, "description": "One object per row."}
+_PREDICT_SCHEMA = {
+    "type": "object",
+    "description": "Exactly one of inputs, dataframe_records or dataframe_split.",
+    "minProperties": 1,
+    "maxProperties": 1,
+    "properties": {
+        "inputs": {"oneOf": [_ROWS, {"type": "object", "description": "One array per column."}]},
+        "dataframe_records": _ROWS,
+        "dataframe_split": {
+            "type": "object",
+            "required": ["columns", "data"],
+            "properties": {
+                "columns": {"type": "array", "items": {"type": "string"}},
+                "data": {"type": "array", "items": {"type": "array"}},
+            },
+        },
+    },
+}
 
 _PREDICT_DOC = {
     "requestBody": {
         "required": True,
         "content": {
             "application/json": {
+                "schema": _PREDICT_SCHEMA,
                 "examples": {
                     "inputs": {"value": {"inputs": [{"x1": 0.5, "x2": 1.0}]}},
                     "dataframe_records": {"value": {"dataframe_records": [{"x1": 0.5, "x2": 1.0}]}},
@@ -47,17 +71,36 @@ _PREDICT_DOC = {
                             "dataframe_split": {"columns": ["x1", "x2"], "data": [[0.5, 1.0]]}
                         }
                     },
-                }
+                },
             }
         },
     },
 }
 
+_LABEL = {
+    "type": "object",
+    "required": ["request_id", "label"],
+    "properties": {
+        "request_id": {"type": "string", "description": "The x-request-id of the answer."},
+        "label": {"description": "The true outcome, of the model's target type."},
+        "row": {"type": "integer", "minimum": 0, "description": "Row of a batch (default 0)."},
+    },
+}
 _FEEDBACK_DOC = {
     "requestBody": {
         "required": True,
         "content": {
             "application/json": {
+                "schema": {
+                    "oneOf": [
+                        _LABEL,
+                        {
+                            "type": "object",
+                            "required": ["feedback"],
+                            "properties": {"feedback": {"type": "array", "items": _LABEL}},
+                        },
+                    ]
+                },
                 "examples": {
                     "one": {"value": {"request_id": "3f9a0c1d2e4b-17", "label": 1}},
                     "batch": {
@@ -68,7 +111,7 @@ _FEEDBACK_DOC = {
                             ]
                         }
                     },
-                }
+                },
             }
         },
     },
@@ -92,7 +135,9 @@ def create_app(
     name, alias
         What to serve; a promote or rollback of ``alias`` is picked up while running.
     options
-        Batching, logging and polling knobs (``ServeOptions``).
+        Batching, logging, polling and auth knobs (``ServeOptions``); ``options.limits``
+        (default: the ``[server]`` table of ``prodline.toml``) are enforced in front of
+        every route (``prodline.serving.hardening``).
     address
         ``(host, port)`` the server listens on, for the ``server.started`` audit event.
 
@@ -100,18 +145,52 @@ def create_app(
     ------
     NotFound
         The model or alias does not exist.
+    InvalidInput
+        An unknown or bad ``[server]`` key.
     """
     ws.authorize("model.serve")
     opts = options or ServeOptions()
+    limits = opts.limits or ServerLimits.load(ws.home, server="model")
+    if opts.max_body_bytes == _FAST_PATH_BODY_DEFAULT:  # not set: the [server] limit
+        opts = replace(opts, max_body_bytes=limits.max_body_bytes)
     guard = guard_for(
         ws,
         opts.auth,
         action_of=lambda path: "feedback.add" if path == "/v1/feedback" else "predict",
-        render=lambda exc, status: orjson.dumps(exc.to_dict()),
+        render=_render,
         ttl_s=opts.auth_cache_s,
     )
-    runtime = Runtime(ws, name, alias, options, address)
-    return ServingApp(runtime, _build_api(runtime), guard)
+    runtime = Runtime(ws, name, alias, opts, address)
+    api = _build_api(runtime)
+    if not limits.enabled:
+        return ServingApp(runtime, api, guard)
+    return HardenedServingApp(runtime, api, guard, limits)
+
+
+_FAST_PATH_BODY_DEFAULT = ServeOptions.max_body_bytes
+
+
+def _render(exc: ProdlineError, status: int) -> bytes:
+    return orjson.dumps(exc.to_dict())
+
+
+class HardenedServingApp(ServingApp):
+    """``ServingApp`` behind :class:`HardeningMiddleware`: limits, refusals, headers."""
+
+    def __init__(
+        self, runtime: Runtime, api: Any, guard: TokenGuard | None, limits: ServerLimits
+    ) -> None:
+        super().__init__(runtime, api, guard)
+        self.hardening = HardeningMiddleware(
+            super().__call__,
+            limits=limits,
+            render=_render,
+            registry=runtime.metrics.registry,
+            by_token=guard is not None,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.hardening(scope, receive, send)
 
 
 class _Lifecycle(Protocol):
@@ -227,7 +306,7 @@ def _build_api(runtime: Runtime) -> FastAPI:
         "/v1/models/{name}/predict",
         openapi_extra=_PREDICT_DOC,
         summary="Predict: {inputs}, {dataframe_records} or {dataframe_split}",
-        responses=error_responses(404, 413, 422, 500, 503),
+        responses=error_responses(404, 413, 422, 500, 503) | REFUSALS,
     )
     async def predict(name: str, request: Request) -> Response:
         # Normally answered by the fast path before FastAPI sees it; kept for docs and for
@@ -246,7 +325,7 @@ def _build_api(runtime: Runtime) -> FastAPI:
         "/v1/feedback",
         openapi_extra=_FEEDBACK_DOC,
         summary="Labels for answered predictions, by their x-request-id",
-        responses=error_responses(422, 503),
+        responses=error_responses(422, 503) | REFUSALS,
     )
     async def feedback(request: Request) -> JSONResponse:
         status, doc = await runtime.feedback(

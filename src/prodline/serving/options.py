@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from prodline.serving.limits import ServerLimits
+
 __all__ = ["ServeOptions"]
 
 
@@ -22,7 +24,8 @@ class ServeOptions:
         Run ``predict`` in a worker thread instead of inline in the event loop. Inline
         measured faster for small models (no thread hand-off; the GIL is held anyway).
     max_body_bytes
-        Larger request bodies are refused with 413 before they are parsed.
+        Larger request bodies are refused with 413 before they are parsed. Left at its
+        default, ``limits.max_body_bytes`` (the ``[server]`` table) applies instead.
     log_queue_size
         Prediction-log records held in memory before backpressure starts.
     log_batch_size
@@ -49,6 +52,9 @@ class ServeOptions:
         ``prodline.serving.auth``.
     auth_cache_s
         How long one token's check is reused (a revocation applies within it).
+    limits
+        Body, depth, rate, concurrency and time limits (``prodline.serving.limits``);
+        None reads the ``[server]`` table of ``prodline.toml`` (model-server defaults).
     """
 
     max_batch_rows: int = 512
@@ -64,3 +70,4 @@ class ServeOptions:
     poll_interval_s: float = 0.25
     auth: str = "none"
     auth_cache_s: float = 5.0
+    limits: ServerLimits | None = None

@@ -39,6 +39,8 @@ from prodline.serving.app import lifespan_of
 from prodline.serving.auth import TokenAuthMiddleware, guard_for
 from prodline.serving.docs import add_offline_docs
 from prodline.serving.errors import HttpError, error_responses, install_error_handlers
+from prodline.serving.hardening import REFUSALS, HardeningMiddleware
+from prodline.serving.limits import ServerLimits
 from prodline.serving.metrics import METRICS_DOC, PrometheusResponse
 from prodline.serving.rag import wire
 from prodline.serving.rag.options import RagOptions
@@ -84,16 +86,17 @@ def create_rag_app(
     NotFound
         The knowledge base does not exist.
     InvalidInput
-        An unknown provider.
+        An unknown provider, or an unknown or bad ``[server]`` key.
     """
     ws.authorize("kb.serve")
     opts = options or RagOptions()
+    limits = opts.limits or ServerLimits.load(ws.home, server="rag")
+
+    def render_error(exc: ProdlineError, status: int) -> bytes:
+        return orjson.dumps(wire.error_body(exc, "", status=status))
+
     guard = guard_for(
-        ws,
-        opts.auth,
-        action_of=lambda path: "chat",
-        render=lambda exc, status: orjson.dumps(wire.error_body(exc, "", status=status)),
-        ttl_s=opts.auth_cache_s,
+        ws, opts.auth, action_of=lambda path: "chat", render=render_error, ttl_s=opts.auth_cache_s
     )
     runtime = RagRuntime(ws, kb, options, address=address)
 
@@ -110,6 +113,14 @@ def create_rag_app(
     api.state.runtime = runtime
     if guard is not None:
         api.add_middleware(TokenAuthMiddleware, guard=guard)
+    if limits.enabled:  # outermost: refuse cheaply before the token check
+        api.add_middleware(
+            HardeningMiddleware,
+            limits=limits,
+            render=render_error,
+            registry=runtime.metrics.registry,
+            by_token=guard is not None,
+        )
     add_offline_docs(api)
 
     def fail(endpoint: str, exc: ProdlineError, request_id: str, t0: float | None) -> Response:
@@ -190,7 +201,7 @@ def create_rag_app(
     @api.post(
         "/v1/retrieve",
         summary="The chunks a question would be answered from",
-        responses=error_responses(422, 500, 503),
+        responses=error_responses(422, 500, 503) | REFUSALS,
     )
     async def retrieve(body: RetrieveRequest) -> Response:
         t0 = time.perf_counter()
@@ -209,7 +220,7 @@ def create_rag_app(
         "/v1/chat/completions",
         summary="OpenAI chat completions, answered from the knowledge base",
         description=wire.__doc__ or "",
-        responses=error_responses(404, 422, 500, 503),
+        responses=error_responses(404, 422, 500, 503) | REFUSALS,
     )
     async def chat(body: ChatRequest) -> Response:
         t0 = time.perf_counter()

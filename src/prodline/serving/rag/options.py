@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from prodline.errors import InvalidInput
 from prodline.rag.retrieve import MAX_K
 from prodline.rag.types import SENSITIVITY_ORDER
+from prodline.serving.limits import ServerLimits
 
 __all__ = ["RagOptions"]
 
@@ -33,6 +34,9 @@ class RagOptions:
         of a user whose role may ``chat`` (``prodline.serving.auth``).
     auth_cache_s
         How long one token's check is reused (a revocation applies within it).
+    limits
+        Body, depth, rate, concurrency and time limits (``prodline.serving.limits``);
+        None reads the ``[server]`` table of ``prodline.toml`` (RAG-server defaults).
 
     Raises
     ------
@@ -46,6 +50,7 @@ class RagOptions:
     k: int = 5
     auth: str = "none"
     auth_cache_s: float = 5.0
+    limits: ServerLimits | None = None
 
     def __post_init__(self) -> None:
         if self.clearance not in SENSITIVITY_ORDER:

@@ -7,6 +7,10 @@ sends), plus three extension fields a client passes with ``extra_body``: ``k``,
 them work unchanged; ``n`` above 1 and ``tools`` are refused, since ignoring them would
 give the caller something other than what it asked for.
 
+Sizes are bounded: at most ``MAX_MESSAGES`` messages (and content parts per message),
+``MAX_TEXT_CHARS`` characters per message or retrieve query; the body as a whole is
+bounded by ``prodline.serving.hardening`` before it is parsed.
+
 Validation errors name the field the way a caller writes it: ``messages[0].role``,
 ``filters.owner``, ``body`` for a body that is not a JSON object.
 """
@@ -22,6 +26,8 @@ from prodline.rag.retrieve import MAX_K
 
 __all__ = [
     "DEFAULT_MAX_TOKENS",
+    "MAX_MESSAGES",
+    "MAX_TEXT_CHARS",
     "ChatRequest",
     "Message",
     "RetrieveRequest",
@@ -30,6 +36,8 @@ __all__ = [
 ]
 
 DEFAULT_MAX_TOKENS = 512
+MAX_MESSAGES = 256  # turns in one chat request
+MAX_TEXT_CHARS = 32_000  # one message's content, or a retrieve query: a question, not a corpus
 Clearance = Literal["none", "pii", "phi"]
 
 
@@ -39,7 +47,7 @@ class Message(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     role: Literal["system", "user", "assistant"]
-    content: str = ""
+    content: str = Field("", max_length=MAX_TEXT_CHARS)
 
     @field_validator("content", mode="before")
     @classmethod
@@ -47,16 +55,18 @@ class Message(BaseModel):
         if value is None:
             return ""
         if isinstance(value, list):
+            if len(value) > MAX_MESSAGES:
+                raise ValueError(f"at most {MAX_MESSAGES} content parts are accepted")
             texts = []
-            for part in value:
+            for i, part in enumerate(value):
                 if not isinstance(part, dict) or part.get("type") != "text":
                     raise ValueError(
-                        "only text content is supported: a string or "
+                        f"part [{i}]: only text content is supported: a string or "
                         '[{"type": "text", "text": "..."}]'
                     )
                 text = part.get("text")
                 if not isinstance(text, str):
-                    raise ValueError('a text part needs a string "text"')
+                    raise ValueError(f'part [{i}]: a text part needs a string "text"')
                 texts.append(text)
             return "\n".join(texts)
         return value
@@ -68,7 +78,7 @@ class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     model: str | None = Field(None, description="The knowledge base served here (or omitted).")
-    messages: list[Message] = Field(..., min_length=1)
+    messages: list[Message] = Field(..., min_length=1, max_length=MAX_MESSAGES)
     stream: bool = False
     max_tokens: int | None = Field(None, ge=1, le=32768)
     max_completion_tokens: int | None = Field(None, ge=1, le=32768)
@@ -108,7 +118,7 @@ class RetrieveRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    query: str
+    query: str = Field(..., max_length=MAX_TEXT_CHARS)
     k: int | None = Field(None, ge=1, le=MAX_K)
     filters: dict[str, str] | None = None
     clearance: Clearance | None = None

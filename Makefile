@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/audit.py
 	$(BIN)/python bench/predictions.py
 	$(BIN)/python bench/serving.py
+	$(BIN)/python bench/hardening.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/rag.py
 	$(BIN)/python bench/cli.py
@@ -43,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/concept.py
 	$(BIN)/python bench/fairness.py
 	$(BIN)/python bench/poisoning.py
+	$(BIN)/python bench/guard.py
 
 # Long: builds a 200k-vector HNSW index several times and Chroma's venv on first use.
 bench-retrieval: $(STAMP)

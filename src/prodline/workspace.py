@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from prodline.compliance.service import Compliance
     from prodline.data.datasets import Datasets
     from prodline.gates.service import Gates
+    from prodline.guard.scan import InputGuard
     from prodline.ledger.calls import CallReader
     from prodline.ledger.evidence import EvidenceLog
     from prodline.ledger.feedback import FeedbackLog
@@ -104,6 +105,7 @@ class Workspace:
         self._retention: Retention | None = None
         self._compliance: Compliance | None = None
         self._gates: Gates | None = None
+        self._guard: InputGuard | None = None
         from prodline.gates.decision import GatePolicy
 
         # protected aliases need their risk level's checks (minimal.yaml protects none)
@@ -335,6 +337,19 @@ class Workspace:
 
             self._kbs = KnowledgeBases(self)
         return self._kbs
+
+    @property
+    def guard(self) -> InputGuard:
+        """The input guard (prompt injection), loaded on first use from the shipped model.
+
+        Raises ``GuardModelError`` when the model file is missing or corrupt: ingest
+        refuses to store unscanned chunks rather than skip the scan.
+        """
+        if self._guard is None:
+            from prodline.guard.scan import InputGuard
+
+            self._guard = InputGuard.load()
+        return self._guard
 
     def rag_answerer(
         self, kb: str, *, provider: str | None = None, mode: str = "hybrid"

@@ -34,6 +34,8 @@ EXPECTED: dict[str, set[str]] = {
     "kb.create": {A, M, D},
     "kb.ingest": {A, M, D},
     "kb.remove": {A, M, D},
+    "kb.scan": {A, M, D},
+    "kb.update": {A, M, D},
     "kb.serve": {A, M},
     "monitor.create": {A, M},
     "monitor.run": {A, M},

@@ -173,6 +173,8 @@ def _operations() -> dict[str, Callable[[Workspace], Any]]:
         "kb.create": lambda ws: ws.kbs.create("k", owner="o"),
         "kb.ingest": lambda ws: ws.kbs.ingest("k", []),
         "kb.remove": lambda ws: ws.kbs.remove("k", "a.md"),
+        "kb.scan": lambda ws: ws.kbs.scan("k"),
+        "kb.update": lambda ws: ws.kbs.update("k", privacy="redact"),
         "monitor.create": lambda ws: ws.monitors.create("mon"),
         "monitor.run": lambda ws: ws.monitors.run("mon"),
         "monitor.alert": lambda ws: ws.alerts.add("drift", "msg", subject="model:m"),

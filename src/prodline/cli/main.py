@@ -13,7 +13,7 @@ from pathlib import Path
 
 import typer
 
-from prodline.cli import data, drift, feedback, gate, kb, ledger, model, monitor
+from prodline.cli import data, drift, feedback, gate, guard, kb, ledger, model, monitor
 from prodline.cli.common import console, err_console, open_workspace, print_json, split_ref
 from prodline.cli.compliance import app as compliance_app
 from prodline.cli.compliance import retention_app
@@ -46,6 +46,7 @@ app.add_typer(compliance_app, name="compliance")
 app.add_typer(retention_app, name="retention")
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
+app.add_typer(guard.app, name="guard")
 
 
 def _print_version(value: bool) -> None:
@@ -117,12 +118,37 @@ def serve(
         help="none, or token: every route but health needs 'Authorization: Bearer <token>' "
         "of a service (or ml-engineer, admin) user; 401 without, 403 for another role.",
     ),
+    max_body_bytes: int = typer.Option(
+        None, "--max-body-bytes", help="Refuse larger request bodies (413); [server] table."
+    ),
+    rate_limit: int = typer.Option(
+        None, "--rate-limit", help="Requests a minute per token or client (429); 0 = off."
+    ),
+    max_concurrent: int = typer.Option(
+        None, "--max-concurrent", help="Requests in flight at once (503 past it); 0 = off."
+    ),
+    timeout: float = typer.Option(
+        None, "--timeout", help="Seconds a request has to start its answer (504); 0 = off."
+    ),
 ) -> None:
     """Serve a model (alias moves apply within a second) or a knowledge base (RAG).
 
+    Limits not given as flags come from the [server] table of prodline.toml.
+
     Example: prodline serve credit-risk@production --port 8000;
-    prodline serve rag support-desk --port 8001 --auth token
+    prodline serve rag support-desk --port 8001 --auth token --rate-limit 120
     """
+    from dataclasses import replace
+
+    from prodline.serving.limits import ServerLimits
+
+    flags = {
+        "max_body_bytes": max_body_bytes,
+        "rate_limit_per_min": rate_limit,
+        "max_concurrent": max_concurrent,
+        "timeout_s": timeout,
+        "chat_timeout_s": timeout,
+    }
     if ref == "rag":
         if not kb_name:
             raise InvalidInput("Name the knowledge base: prodline serve rag KB.", field="kb")
@@ -132,6 +158,8 @@ def serve(
             provider=provider, clearance=clearance, threshold=threshold, auth=auth
         )
         with open_workspace() as ws:
+            limits = ServerLimits.load(ws.home, server="rag", **flags)
+            rag_options = replace(rag_options, limits=limits)
             ws.kbs.get(kb_name)  # fail fast, naming the knowledge bases that exist
             serve_rag(ws, kb_name, host=host, port=port, options=rag_options)
         return
@@ -147,7 +175,8 @@ def serve(
     assert alias is not None
     with open_workspace() as ws:
         ws.models.get(name, alias)  # fail fast, with the list of aliases, before binding
-        options = ServeOptions(durable_log=durable_log, auth=auth)
+        limits = ServerLimits.load(ws.home, server="model", **flags)
+        options = ServeOptions(durable_log=durable_log, auth=auth, limits=limits)
         run_server(ws, name, alias, host=host, port=port, options=options)
 
 

@@ -78,6 +78,8 @@ PERMISSIONS: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
         "kb.create": _DATA,
         "kb.ingest": _DATA,
         "kb.remove": _DATA,
+        "kb.scan": _DATA,
+        "kb.update": _DATA,
         "kb.serve": _BUILD,
         # monitoring and continuous training
         "monitor.create": _BUILD,

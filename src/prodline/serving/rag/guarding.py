@@ -262,17 +262,29 @@ class StreamCheck:
 def guarded_stream(
     items: Iterator[str | Completion], check: StreamCheck
 ) -> Iterator[str | Completion]:
-    """The provider's deltas passed through ``check``; the final ``Completion`` unchanged."""
-    for item in items:
-        if isinstance(item, Completion):
-            rest = check.finish()
-            if rest:
-                yield rest
-            yield item
-            return
-        text = check.feed(item)
-        if text:
-            yield text
+    """The provider's deltas passed through ``check``; the final ``Completion`` unchanged.
+
+    When the provider fails mid-stream, the text held back so far is checked and sent
+    before the error, as it would have been without the guards.
+    """
+    try:
+        for item in items:
+            if isinstance(item, Completion):
+                rest = check.finish()
+                if rest:
+                    yield rest
+                yield item
+                return
+            text = check.feed(item)
+            if text:
+                yield text
+    except GuardBlocked:
+        raise
+    except Exception:
+        rest = check.finish()
+        if rest:
+            yield rest
+        raise
 
 
 def _last_boundary(text: str) -> int:

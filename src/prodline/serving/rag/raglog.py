@@ -44,7 +44,8 @@ __all__ = ["RagLog", "legacy_log_path"]
 log = logging.getLogger("prodline.serving")
 
 Record = dict[str, Any]
-_AUDITED = ("request_id", "provider", "chunk_ids", "groundedness", "flagged", "guards")
+_AUDITED = ("request_id", "provider", "chunk_ids", "groundedness", "flagged")
+_AUDITED_IF_SET = ("guards",)  # only calls a guard acted on carry its events
 
 
 def legacy_log_path(home: Path, kb: str) -> Path:
@@ -110,7 +111,8 @@ class RagLog(BoundedLogWriter[Record]):
             (
                 _action(r),
                 self.subject,
-                {key: r.get(key) for key in _AUDITED},
+                {key: r.get(key) for key in _AUDITED}
+                | {key: r[key] for key in _AUDITED_IF_SET if r.get(key)},
             )
             for r in batch
         ]

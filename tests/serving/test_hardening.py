@@ -5,6 +5,8 @@ rate limit, headers, metrics)."""
 from __future__ import annotations
 
 import contextlib
+import json
+import random
 import re
 import threading
 import time
@@ -119,6 +121,32 @@ def test_depth_counts_arrays_and_objects_not_brackets_in_strings() -> None:
     assert json_depth(b'{"a": "\\"[[[["}') == 1
     assert json_depth(b"[" * 40 + b"]" * 40) == 40
     assert json_depth(b'"plain"') == 0
+
+
+def _depth(doc: Any) -> int:
+    if isinstance(doc, list):
+        return 1 + max([_depth(v) for v in doc] or [0])
+    if isinstance(doc, dict):
+        return 1 + max([_depth(v) for v in doc.values()] or [0])
+    return 0
+
+
+def test_depth_matches_the_parsed_document_on_strings_full_of_brackets_and_escapes() -> None:
+    rnd = random.Random(7)
+    pieces = ["[", "]", "{", "}", '"', "\\", "a", " ", '\\"', "\\\\", '\\\\\\"', "é"]
+
+    def doc(level: int) -> Any:
+        roll = rnd.random()
+        if level > 6 or roll < 0.3:
+            return "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 6)))
+        if roll < 0.65:
+            return [doc(level + 1) for _ in range(rnd.randint(0, 3))]
+        return {doc(7): doc(level + 1) for _ in range(rnd.randint(0, 3))}
+
+    for _ in range(2000):
+        value = doc(0)
+        for text in (json.dumps(value), json.dumps(value, ensure_ascii=False, indent=1)):
+            assert json_depth(text.encode()) == _depth(value), text
 
 
 def test_bodies_that_cannot_be_read_are_refused_naming_the_field() -> None:

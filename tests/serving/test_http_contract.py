@@ -128,4 +128,4 @@ def test_rag_options_are_checked_when_made() -> None:
     assert RagOptions() == RagOptions(None, "phi", 0.5, 5)
     with pytest.raises(Exception, match="between 1 and"):
         RagOptions(k=0)
-    assert create_rag_app.__kwdefaults__ == {"options": None, "address": None}
+    assert create_rag_app.__kwdefaults__ == {"options": None, "address": None, "gateway": None}

@@ -34,7 +34,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
 
 from prodline.errors import InvalidInput, NotFound, ProdlineError
-from prodline.llm import Completion
+from prodline.llm import Completion, Gateway
 from prodline.serving.app import lifespan_of
 from prodline.serving.auth import TokenAuthMiddleware, guard_for
 from prodline.serving.docs import add_offline_docs
@@ -67,6 +67,7 @@ def create_rag_app(
     *,
     options: RagOptions | None = None,
     address: tuple[str, int] | None = None,
+    gateway: Gateway | None = None,
 ) -> FastAPI:
     """Build the ASGI app answering questions from knowledge base ``kb``.
 
@@ -80,13 +81,18 @@ def create_rag_app(
         Provider, clearance, groundedness threshold and k (``RagOptions``).
     address
         ``(host, port)`` the server listens on, for the ``server.started`` audit event.
+    gateway
+        The LLM gateway to answer through; by default one built from ``[llm]`` of
+        ``prodline.toml`` (with the guard's redactor for ``privacy = redact`` KBs).
 
     Raises
     ------
     NotFound
         The knowledge base does not exist.
     InvalidInput
-        An unknown provider, or an unknown or bad ``[server]`` key.
+        An unknown provider, or an unknown or bad ``[server]`` or ``[guard]`` key.
+    GuardModelError
+        The guard model is missing or corrupt and ``[guard] fail_open`` is not set.
     """
     ws.authorize("kb.serve")
     opts = options or RagOptions()
@@ -98,7 +104,7 @@ def create_rag_app(
     guard = guard_for(
         ws, opts.auth, action_of=lambda path: "chat", render=render_error, ttl_s=opts.auth_cache_s
     )
-    runtime = RagRuntime(ws, kb, options, address=address)
+    runtime = RagRuntime(ws, kb, options, address=address, gateway=gateway)
 
     api = FastAPI(
         title=f"prodline RAG over {kb}",
@@ -236,7 +242,12 @@ def create_rag_app(
             return fail("chat", _unexpected(exc, request_id), request_id, t0)
         completion = answer.completion
         extra = wire.extras(
-            completion, answer.grounded, answer.question.hits, runtime.threshold, request_id
+            completion,
+            answer.grounded,
+            answer.question.hits,
+            runtime.threshold,
+            request_id,
+            answer.question.guarded.to_dict(),
         )
         doc = wire.completion_body(kb, int(time.time()), completion, extra)
         runtime.answered += 1
@@ -278,7 +289,12 @@ def _events(
             if isinstance(item, Completion):
                 answer = runtime.finish(question, item, stream=True)
                 extra = wire.extras(
-                    item, answer.grounded, question.hits, runtime.threshold, request_id
+                    item,
+                    answer.grounded,
+                    question.hits,
+                    runtime.threshold,
+                    request_id,
+                    question.guarded.to_dict(),
                 )
                 yield wire.sse(wire.final_chunk(kb, created, item, extra))
                 yield wire.DONE

@@ -109,6 +109,11 @@ class GuardBlocked(ProdlineError):
 
     code = "guard_blocked"
 
+    def __init__(self, message: str, *, record: list[dict[str, Any]] | None = None, **details: Any):
+        super().__init__(message, **details)
+        self.record: list[dict[str, Any]] = list(record or [])
+        """The guard events with scores and layers, for the call and audit logs only."""
+
 
 class StoreUnavailable(ProdlineError):
     """The metadata database cannot be reached or opened."""

@@ -65,8 +65,13 @@ class GuardEvent:
     score: float | None = None
     layers: tuple[str, ...] = ()
 
+    def public(self) -> dict[str, str]:
+        """The event as an answer carries it: which guard, what it did, why (no scores:
+        a caller must not get an oracle to tune an attack against)."""
+        return {"guard": self.guard, "action": self.action, "reason": self.reason}
+
     def to_dict(self) -> dict[str, Any]:
-        """The event as the call log, the audit log and the answer carry it."""
+        """The event as the call log and the audit log keep it (scores and layers too)."""
         out: dict[str, Any] = {"guard": self.guard, "action": self.action, "reason": self.reason}
         if self.score is not None:
             out["score"] = round(self.score, 4)
@@ -136,7 +141,7 @@ class ChatGuards:
                     "Ask the question without instructions aimed at the assistant.",
                     guard="injection",
                     field=field_name,
-                    events=[event.to_dict()],
+                    record=[event.to_dict()],
                 )
             events.append(event)
         return events
@@ -213,7 +218,7 @@ class ChatGuards:
                 f"The answer was withheld by the {event.guard.replace('_', ' ')} guard: "
                 f"{event.reason}.",
                 guard=event.guard,
-                events=[event.to_dict()],
+                record=[event.to_dict()],
             )
         return event
 
@@ -304,7 +309,7 @@ class Guarded:
     def to_dict(self) -> dict[str, Any]:
         """``{"events": [...], "quarantined": [{chunk_id, source, injection_risk}]}``."""
         return {
-            "events": [e.to_dict() for e in self.events],
+            "events": [e.public() for e in self.events],
             "quarantined": [
                 {
                     "chunk_id": h.chunk_id,

@@ -302,6 +302,7 @@ class RagRuntime(ServerState):
             clearance=self._clearance(req.clearance),
         )
         usable, quarantined = self.guards.split_context(hits)
+        self.embed.preload(self.ws.db, usable)  # their sentences, embedded at ingest
         if quarantined:
             self.metrics.quarantined.inc(len(quarantined))
         canary = self.guards.canary()
@@ -391,7 +392,7 @@ class RagRuntime(ServerState):
     def _log_blocked(
         self, request_id: str, endpoint: str, text: str, t0: float, exc: GuardBlocked
     ) -> None:
-        extra = {"blocked": True, "guards": exc.details.get("events", []), "provider": None}
+        extra = {"blocked": True, "guards": exc.record, "provider": None}
         self._log(request_id, endpoint, text, [], t0, extra)
 
     def finish(self, question: Question, completion: Completion, *, stream: bool) -> Answer:

@@ -35,6 +35,8 @@ import re
 __all__ = [
     "QUESTION_STOP_WORDS",
     "STOP_WORDS",
+    "passage_blocks",
+    "passage_sentences",
     "sentence_spans",
     "split_sentences",
     "stem",
@@ -149,6 +151,95 @@ def split_sentences(text: str, *, headings: bool = False) -> list[str]:
         out.extend(
             s.replace("\0", ".").strip() for s in _SENTENCE_END.split(protected) if s.strip()
         )
+    return out
+
+
+_BLANK = re.compile(r"\n[ \t]*\n")
+_LISTY = re.compile(r"^\s*(?:[-*+\u2022#>|]|\d+[.)])\s")
+_MAX_CODE_LINES = 12
+
+
+def _is_code(lines: list[str]) -> bool:
+    """A block of code or grammar: fenced, indented after its first line, or ``::=``."""
+    first = lines[0].lstrip()
+    return (
+        first.startswith(("```", "~~~", ">>>"))
+        or any(line[:1] in (" ", "\t") for line in lines[1:] if line.strip())
+        or any("::=" in line for line in lines)
+        or (len(lines) == 1 and lines[0].startswith(("    ", "\t")))
+    )
+
+
+def passage_blocks(text: str) -> list[tuple[str, bool]]:
+    """``text`` as (block, is_code) pairs; hard-wrapped prose lines joined into one line.
+
+    Documentation wrapped at ~72 columns would otherwise split into line fragments
+    (a line break ends a sentence for lists and code), so prose paragraphs are unwrapped;
+    lists, headings and code keep their lines (a code block at most 12 of them).
+
+    Parameters
+    ----------
+    text : str
+        A retrieved passage.
+
+    Returns
+    -------
+    list of (str, bool)
+        Each block's text and whether it is code.
+    """
+    out: list[tuple[str, bool]] = []
+    for block in _BLANK.split(text):
+        lines = [line.rstrip() for line in block.splitlines() if line.strip()]
+        if not lines:
+            continue
+        if _is_code(lines):
+            body = [line for line in lines if not line.lstrip().startswith(("```", "~~~"))]
+            out.append(("\n".join(body[:_MAX_CODE_LINES]), True))
+        elif len(lines) > 1 and not any(_LISTY.match(line) for line in lines):
+            out.append((" ".join(line.strip() for line in lines), False))
+        else:
+            out.append(("\n".join(lines), False))
+    return out
+
+
+def passage_sentences(text: str) -> list[tuple[str, str]]:
+    """The units an extractive answer is built from: prose sentences and code blocks.
+
+    Headings and fragments (under three words) are left out, and code blocks of under
+    two words. A sentence that ends its paragraph and leads into a code block ("… is
+    equivalent to", "For example:") carries that block. The extractive answerer picks
+    from these, and ingest stores their embeddings (``prodline.rag.sentences``), so both
+    must cut a passage the same way: this one function does it for both.
+
+    Parameters
+    ----------
+    text : str
+        A retrieved passage.
+
+    Returns
+    -------
+    list of (str, str)
+        Each unit's text, and the code block it leads into ("" for none).
+
+    Examples
+    --------
+    >>> passage_sentences("# Title\\n\\nRefunds take 14 days. Ask us first.")
+    [('Refunds take 14 days.', ''), ('Ask us first.', '')]
+    """
+    out: list[tuple[str, str]] = []
+    blocks = passage_blocks(text)
+    for b, (block, code) in enumerate(blocks):
+        if code:
+            if len(words(block)) >= 2:
+                out.append((block, ""))
+            continue
+        pieces = split_sentences(block, headings=True)
+        following = blocks[b + 1] if b + 1 < len(blocks) else ("", False)
+        for i, piece in enumerate(pieces):
+            if len(words(piece)) < 3:  # headings, fragments
+                continue
+            leads = i == len(pieces) - 1 and following[1] and piece[-1] not in ".!?"
+            out.append((piece, following[0] if leads else ""))
     return out
 
 

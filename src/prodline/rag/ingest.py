@@ -7,6 +7,9 @@ the next ingest first reconciles the vector index with the database, so the two
 always agree. Unchanged files (same sha256) are skipped; changed files replace their
 chunks; ``prune`` drops sources whose files are gone.
 
+The same model call embeds each chunk's sentences, which chat would otherwise embed on
+every answer; they are stored with the chunks (:mod:`prodline.rag.sentences`).
+
 Every chunk is scanned by the workspace's input guard before it is embedded
 (:mod:`prodline.rag.poisoning`): its score is stored as ``injection_risk``, and the
 KB's injection policy tags a flagged chunk, quarantines it, or (``block``) refuses its
@@ -36,6 +39,7 @@ import sqlalchemy as sa
 from prodline.core.sensitivity import scan_text, summarize
 from prodline.errors import Conflict, InvalidInput
 from prodline.rag.poisoning import ChunkScan, block_reason, is_quarantined, scan_texts
+from prodline.rag.sentences import Pieces, delete_sentences, embed_with_sentences, insert_sentences
 from prodline.rag.sources import (
     gone,
     known_sources,
@@ -239,6 +243,7 @@ def _ingest(
         drafts: Sequence[Any],
         tags: Sequence[tuple[str, tuple[str, ...]]],
         vectors: np.ndarray,
+        pieces: Sequence[Pieces],
         scans: Sequence[ChunkScan],
         *,
         file_tags: Sequence[tuple[str, tuple[str, ...]]] | None = None,
@@ -252,6 +257,7 @@ def _ingest(
             drafts,
             tags,
             vectors,
+            pieces,
             owner or kb.owner,
             [(s.score, s.flagged, is_quarantined(kb.injection_policy, s.flagged)) for s in scans],
             file_tags=file_tags,
@@ -272,11 +278,16 @@ def _ingest(
         report.chunks_removed += len(old_ids)
         state.chunks_done += len(new_ids)
 
-    def embed(texts: list[str]) -> np.ndarray:
+    def embed(drafts: Sequence[Any]) -> tuple[np.ndarray, list[Pieces]]:
+        """The chunks' vectors and, in the same model call, their sentences' (chat's)."""
         t0 = time.perf_counter()
-        vectors = embedder.embed(texts)
+        out = embed_with_sentences(
+            embedder.embed,
+            [embed_text(d.title, d.heading, d.text) for d in drafts],
+            [d.text for d in drafts],
+        )
         report.embed_seconds += time.perf_counter() - t0
-        return vectors
+        return out
 
     def scan(drafts: Sequence[Any]) -> list[ChunkScan]:
         ws.guard  # noqa: B018 - loaded on first use, outside the timing (as the embedder is)
@@ -314,14 +325,12 @@ def _ingest(
             pending.clear()
             tell("file")
             return
-        vectors = embed(
-            [embed_text(d.title, d.heading, d.text) for _, drafts, _, _, _ in kept for d in drafts]
-        )
+        vectors, pieces = embed([d for _, drafts, _, _, _ in kept for d in drafts])
         offset = 0
         for doc, drafts, tags, size, found in kept:
-            mine = vectors[offset : offset + len(drafts)]
-            offset += len(drafts)
-            store(doc, drafts, tags, mine, found)
+            end = offset + len(drafts)
+            store(doc, drafts, tags, vectors[offset:end], pieces[offset:end], found)
+            offset = end
             (report.updated if doc.source in known else report.added).append(doc.source)
             state.files_done += 1
             state.bytes_done += size
@@ -356,12 +365,13 @@ def _ingest(
         for start in range(0, len(todo), FILE_BATCH):
             part = todo[start : start + FILE_BATCH]
             batch = [drafts[n] for n in part]
-            vectors = embed([embed_text(d.title, d.heading, d.text) for d in batch])
+            vectors, pieces = embed(batch)
             store(
                 doc,
                 batch,
                 [tags[n] for n in part],
                 vectors,
+                pieces,
                 scans[start : start + FILE_BATCH],
                 file_tags=tags,
                 total=len(drafts),
@@ -453,6 +463,7 @@ def _replace_source(
     drafts: Sequence[Any],
     tags: Sequence[tuple[str, tuple[str, ...]]],
     vectors: np.ndarray,
+    pieces: Sequence[Pieces],
     owner: str,
     risks: Sequence[tuple[float, bool, bool]],
     *,
@@ -462,7 +473,8 @@ def _replace_source(
 ) -> tuple[list[int], list[int], Callable[[str], ChunkMeta]]:
     """Store ``drafts`` of ``doc`` in one transaction: replace its chunks, or ``append``.
 
-    ``risks`` holds each draft's (injection_risk, injection_flagged, quarantined).
+    ``risks`` holds each draft's (injection_risk, injection_flagged, quarantined), and
+    ``pieces`` its sentence embeddings (:mod:`prodline.rag.sentences`), stored with it.
 
     ``file_tags`` and ``total`` describe the whole file when ``drafts`` is one batch of
     it (the source row records the file's sensitivity and full chunk count).
@@ -504,6 +516,7 @@ def _replace_source(
                     sa.select(kb_chunks.c.id).where(kb_chunks.c.source_id == source_id)
                 ).scalars()
             )
+            delete_sentences(conn, source_id)
             conn.execute(kb_chunks.delete().where(kb_chunks.c.source_id == source_id))
             conn.execute(kb_sources.update().where(kb_sources.c.id == source_id).values(**values))
         rows = [
@@ -530,16 +543,16 @@ def _replace_source(
         ]
         conn.execute(kb_chunks.insert(), rows)
         bump_generation(conn, kb_id)
-        new_ids = list(
+        ids = dict(
             conn.execute(
-                sa.select(kb_chunks.c.id)
-                .where(
+                sa.select(kb_chunks.c.ordinal, kb_chunks.c.id).where(
                     kb_chunks.c.source_id == source_id,
                     kb_chunks.c.ordinal.in_([d.ordinal for d in drafts]),
                 )
-                .order_by(kb_chunks.c.ordinal)
-            ).scalars()
+            ).all()
         )
+        new_ids = [ids[d.ordinal] for d in drafts]  # the order of drafts and vectors
+        insert_sentences(conn, new_ids, pieces)
     modified = doc.modified_at.timestamp()
 
     def meta(level: str) -> ChunkMeta:
@@ -591,6 +604,7 @@ def remove_source(
         ids = list(
             conn.execute(sa.select(kb_chunks.c.id).where(kb_chunks.c.source_id == row.id)).scalars()
         )
+        delete_sentences(conn, row.id)
         conn.execute(kb_chunks.delete().where(kb_chunks.c.source_id == row.id))
         conn.execute(kb_sources.delete().where(kb_sources.c.id == row.id))
         bump_generation(conn, kb.id)

@@ -22,6 +22,7 @@ __all__ = [
     "feedback",
     "kb_chunks",
     "kb_owners",
+    "kb_sentences",
     "kb_sources",
     "kb_versions",
     "kbs",
@@ -364,6 +365,23 @@ kb_chunks = sa.Table(
     sa.Column("injection_flagged", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("quarantined", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index("ix_kb_chunks_kb", "kb_id"),
+)
+
+# The pieces of each chunk that chat embeds (its sentences, code blocks and the chunk
+# itself), embedded at ingest: rag/sentences.py. sha256 of the piece's text; float32 LE.
+kb_sentences = sa.Table(
+    "kb_sentences",
+    metadata,
+    sa.Column(
+        "chunk_id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        sa.ForeignKey("kb_chunks.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    sa.Column("ordinal", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("embedding", sa.LargeBinary, nullable=False),
 )
 
 kb_versions = sa.Table(

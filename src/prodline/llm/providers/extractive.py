@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from prodline.core.text import QUESTION_STOP_WORDS, split_sentences, terms, words
+from prodline.core.text import QUESTION_STOP_WORDS, passage_sentences, terms
 from prodline.llm.abstain import ABSTAIN_BELOW, abstention, not_covered
 from prodline.llm.tokens import count_message_tokens, count_tokens
 from prodline.llm.types import Completion, LlmRequest, PassageLike, ProviderConfig
@@ -78,67 +78,14 @@ class _Sentence:
     code: str = ""  # the code block this sentence introduces ("… is equivalent to"), if any
 
 
-_BLANK = re.compile(r"\n[ \t]*\n")
-_LISTY = re.compile(r"^\s*(?:[-*+\u2022#>|]|\d+[.)])\s")
-_MAX_CODE_LINES = 12
-
-
-def _is_code(lines: list[str]) -> bool:
-    """A block of code or grammar: fenced, indented after its first line, or ``::=``."""
-    first = lines[0].lstrip()
-    return (
-        first.startswith(("```", "~~~", ">>>"))
-        or any(line[:1] in (" ", "\t") for line in lines[1:] if line.strip())
-        or any("::=" in line for line in lines)
-        or (len(lines) == 1 and lines[0].startswith(("    ", "\t")))
-    )
-
-
-def _blocks(text: str) -> list[tuple[str, bool]]:
-    """``text`` as (block, is_code) pairs; hard-wrapped prose lines joined into one line.
-
-    Documentation wrapped at ~72 columns would otherwise split into line fragments
-    (a line break ends a sentence for lists and code), so prose paragraphs are unwrapped;
-    lists, headings and code keep their lines.
-    """
-    out: list[tuple[str, bool]] = []
-    for block in _BLANK.split(text):
-        lines = [line.rstrip() for line in block.splitlines() if line.strip()]
-        if not lines:
-            continue
-        if _is_code(lines):
-            body = [line for line in lines if not line.lstrip().startswith(("```", "~~~"))]
-            out.append(("\n".join(body[:_MAX_CODE_LINES]), True))
-        elif len(lines) > 1 and not any(_LISTY.match(line) for line in lines):
-            out.append((" ".join(line.strip() for line in lines), False))
-        else:
-            out.append(("\n".join(lines), False))
-    return out
-
-
 def _sentences(hits: Sequence[PassageLike]) -> list[_Sentence]:
-    """Prose sentences and code blocks of each hit; a sentence that ends its paragraph
-    and leads into a code block ("… is equivalent to", "For example:") carries it."""
-    out: list[_Sentence] = []
-    for h, hit in enumerate(hits):
-        position = 0
-        blocks = _blocks(hit.text or "")
-        for b, (block, code) in enumerate(blocks):
-            if code:
-                if len(words(block)) >= 2:
-                    out.append(_Sentence(h, position, block, tuple(_terms(block))))
-                    position += 1
-                continue
-            pieces = split_sentences(block, headings=True)
-            following = blocks[b + 1] if b + 1 < len(blocks) else ("", False)
-            for i, text in enumerate(pieces):
-                if len(words(text)) < 3:  # headings, fragments
-                    continue
-                leads = i == len(pieces) - 1 and following[1] and text[-1] not in ".!?"
-                code_text = following[0] if leads else ""
-                out.append(_Sentence(h, position, text, tuple(_terms(text)), code_text))
-                position += 1
-    return out
+    """Prose sentences and code blocks of each hit (``core.text.passage_sentences``); a
+    sentence that ends its paragraph and leads into a code block carries it."""
+    return [
+        _Sentence(h, position, text, tuple(_terms(text)), code)
+        for h, hit in enumerate(hits)
+        for position, (text, code) in enumerate(passage_sentences(hit.text or ""))
+    ]
 
 
 def _cite(sentence: str, n: int, code: str = "") -> str:

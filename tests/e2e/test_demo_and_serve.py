@@ -28,13 +28,14 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_demo_runs_the_whole_story(tmp_path: Path) -> None:
     done = subprocess.run(
         [*PRODLINE, "demo", "--no-serve"],
         env=_env(tmp_path / "home"),
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=540,
         check=False,
     )
     out = done.stdout
@@ -83,6 +84,15 @@ def test_demo_runs_the_whole_story(tmp_path: Path) -> None:
         "refunds.md",
         "groundedness",
         "context has pii: restricted to self-hosted providers",
+        # the guard story (support_guards.py)
+        "poisoning report of support-desk (policy quarantine): 1 of",
+        "password-resets.md",
+        "HTTP 400 guard_blocked (injection)",
+        "kept out of the prompt: chunk",
+        "the cloud provider saw: ",
+        "<EMAIL_1>",
+        "maria.keller@example.com",
+        "for provider 'cloud-stub'",
     ):
         assert text in out, text
     verify = subprocess.run(

@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -93,10 +94,14 @@ def test_a_large_file_is_committed_in_batches_and_resumed_after_a_crash(
     total = source["chunks"]
     assert total > 24
 
-    embedded: list[int] = []
-    embedder = ws.kbs._indexes.embedder()
-    real = embedder.embed
-    monkeypatch.setattr(embedder, "embed", lambda texts: embedded.append(len(texts)) or real(texts))
+    embedded: list[int] = []  # chunks per model call (their sentences ride along)
+    real = ingest_module.embed_with_sentences
+
+    def counting(embed: Any, chunk_texts: list[str], texts: list[str]) -> Any:
+        embedded.append(len(chunk_texts))
+        return real(embed, chunk_texts, texts)
+
+    monkeypatch.setattr(ingest_module, "embed_with_sentences", counting)
     report = ws.kbs.ingest("kb", [big])
     assert report.resumed == ["log.md"] and report.updated == ["log.md"]
     assert sum(embedded) == total - 16 and max(embedded) <= 8

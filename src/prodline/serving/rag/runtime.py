@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from prodline.errors import GuardBlocked, InvalidInput, NotFound
+from prodline.guard.output import pii_leaks
 from prodline.guard.policy import load_guard_policy
 from prodline.guard.redact import Redaction
 from prodline.ledger.lineage import node
@@ -182,6 +183,8 @@ class RagRuntime(ServerState):
     def _warm(self) -> None:
         """Load the embedding model and the KB's indexes now, not on the first request."""
         self.embed(["warm up the embedding model"])
+        if self.guard_policy.action("pii_output", "chat") != "off":
+            pii_leaks("warm up the PII recognizers: ana@example.org", [])  # ~5 s, once
         if self.info.chunks:
             self.ws.kbs.search(self.kb, "warm up the indexes", k=1)
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from prodline.errors import InvalidInput
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "toml_table"]
 
 DEFAULT_HOME = ".prodline"
 
@@ -70,6 +70,25 @@ class Settings:
             ),
             alerts=_read_table(root / "prodline.toml", "alerts"),
         )
+
+
+def toml_table(home: Path, name: str) -> Any:
+    """The ``[name]`` table of ``<home>/prodline.toml`` (or ``[prodline.name]``) as parsed;
+    ``{}`` when the file or the table is absent. The caller checks its shape.
+
+    Raises
+    ------
+    InvalidInput
+        The file is not valid TOML (or not UTF-8); the message names it.
+    """
+    path = Path(home) / "prodline.toml"
+    if not path.exists():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"'{path}' is not valid TOML: {exc}; fix or remove it.") from exc
+    return data.get(name, data.get("prodline", {}).get(name, {}))
 
 
 def _read_toml(path: Path) -> dict[str, str]:

@@ -38,13 +38,13 @@ Example ``prodline.toml``::
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from prodline.config import toml_table
 from prodline.errors import InvalidInput
 
 __all__ = [
@@ -126,14 +126,7 @@ def load_guard_policy(home: Path) -> GuardPolicy:
     InvalidInput
         The file is not TOML, or a key under ``[guard]`` is wrong; the message names it.
     """
-    path = Path(home) / "prodline.toml"
-    if not path.exists():
-        return GuardPolicy()
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"'{path}' is not valid TOML: {exc}; fix or remove it.") from exc
-    return parse_guard_policy(data.get("guard", {}))
+    return parse_guard_policy(toml_table(home, "guard"))
 
 
 def parse_guard_policy(section: Any) -> GuardPolicy:

@@ -29,11 +29,11 @@ and the error does not echo it.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
+from prodline.config import toml_table
 from prodline.core.refs import is_valid_name
 from prodline.errors import InvalidInput
 from prodline.llm.types import KINDS, ProviderConfig, ProviderKind
@@ -82,14 +82,7 @@ def load_llm_config(home: Path) -> LlmConfig:
     InvalidInput
         The file is not TOML, or a key under ``[llm]`` is wrong; the message names it.
     """
-    path = Path(home) / "prodline.toml"
-    if not path.exists():
-        return LlmConfig()
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"'{path}' is not valid TOML: {exc}; fix or remove it.") from exc
-    return parse_llm_config(data.get("llm", {}))
+    return parse_llm_config(toml_table(home, "llm"))
 
 
 def parse_llm_config(section: Any) -> LlmConfig:

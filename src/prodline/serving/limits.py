@@ -25,12 +25,12 @@ Example
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from prodline.config import toml_table
 from prodline.errors import InvalidInput
 
 __all__ = ["DEFAULTS", "ServerKind", "ServerLimits"]
@@ -108,17 +108,11 @@ class ServerLimits:
             Not valid TOML, ``[server]`` not a table, an unknown key or a bad value.
         """
         path = home / "prodline.toml"
-        table: Any = {}
-        if path.exists():
-            try:
-                data = tomllib.loads(path.read_text(encoding="utf-8"))
-            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-                raise InvalidInput(f"'{path}' is not valid TOML: {exc}; fix or remove it.") from exc
-            table = data.get("server", data.get("prodline", {}).get("server", {}))
-            if not isinstance(table, dict):
-                raise InvalidInput(
-                    f"'{path}': [server] must be a table, e.g. [server] on its own line."
-                )
+        table = toml_table(home, "server")
+        if not isinstance(table, dict):
+            raise InvalidInput(
+                f"'{path}': [server] must be a table, e.g. [server] on its own line."
+            )
         limits = cls.from_table(table, server=server, where=f"'{path}' [server]")
         given = {k: v for k, v in overrides.items() if v is not None}
         return replace(limits, **given) if given else limits

@@ -1,12 +1,13 @@
 """RAG chat latency with every guard on vs. every guard off, in the same run.
 
-Two ``prodline serve rag`` processes serve copies of the same knowledge base (the one
-``bench/rag.py`` builds): one with the defaults of ``[guard]`` (input guard on every
-question, canary in the system prompt, prompt-leak and PII checks on every answer,
-groundedness guard), one with ``[guard] input = false, canary = false`` and every action
-``off``. Requests alternate between them one at a time (c1), each question distinct and
-sent to one server only, so drift in the machine's load hits both alike. Target: guards
-on / off p50 <= 1.2x.
+Two ``prodline serve rag`` processes serve copies of the same knowledge base (the pydoc
+topics KB ``bench/rag.py`` builds, with its stored sentence embeddings): one with the
+defaults of ``[guard]`` (input guard on every question, canary in the system prompt,
+prompt-leak and PII checks on every answer, groundedness guard), one with ``[guard]
+input = false, canary = false`` and every action ``off``. Requests alternate between
+them one at a time (c1), each question distinct and sent to one server only, so drift in
+the machine's load hits both alike; no chat warm-up (one retrieval each loads the model
+and indexes). Target: guards on / off p50 <= 1.2x.
 
 Run::
 
@@ -51,15 +52,18 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--requests must be in [10, 500]")
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     RUN.mkdir(parents=True, exist_ok=True)
-    chunks, _ = ragbench.build_kb(ragbench.RUN / "home", ragbench.RUN / "docs", False)
+    docs = ragbench.RUN / "docs"
+    chunks, _, _ = ragbench.build_kb(
+        ragbench.RUN / "home", ragbench.RUN / "home-no-sentences", docs, False
+    )
     homes = {"on": RUN / "home-on", "off": RUN / "home-off"}
     for name, home in homes.items():
         shutil.rmtree(home, ignore_errors=True)
         shutil.copytree(ragbench.RUN / "home", home)
         (home / "prodline.toml").write_text(GUARDS_OFF if name == "off" else "", encoding="utf-8")
     n = args.requests
-    pool = ragbench.questions(40 + 2 * n, seed=7)
-    warm, qs = pool[:40], {"on": pool[40 : 40 + n], "off": pool[40 + n :]}
+    pool = ragbench.questions(2 * n, docs, seed=7)
+    qs = {"on": pool[:n], "off": pool[n:]}
     rows = {name: ragbench.Row(f"chat @c1 guards {name}") for name in homes}
     load = os.getloadavg()[0]
     procs: dict[str, object] = {}
@@ -71,8 +75,8 @@ def main(argv: list[str] | None = None) -> int:
             procs[name] = ragbench.start_server(home, port, log)
             urls[name] = f"http://{ragbench.HOST}:{port}"
         clients = {name: httpx.Client(base_url=url, timeout=60) for name, url in urls.items()}
-        for i, q in enumerate(warm):  # model, indexes, guard model
-            ragbench.chat_call(clients["on" if i % 2 else "off"], q)
+        for client in clients.values():  # model and indexes; touches no chunk sentences
+            client.post("/v1/retrieve", json={"query": "warm up", "k": 1})
         started = time.perf_counter()
         for i in range(n):
             for name in ("on", "off") if i % 2 else ("off", "on"):

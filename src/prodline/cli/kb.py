@@ -324,8 +324,48 @@ def eval_(
         highlight=False,
     )
     print_table("evaluation", ("metric", "value"), report.rows())
+    failures = counts.get("judge_failures")
+    console.print(
+        f"correctness graded by {report.correctness_method}"
+        + (f" ({failures} judge failures fell back to the lexical score)" if failures else ""),
+        highlight=False,
+    )
     if record:
         console.print(f"recorded as rag_eval evidence on kb:{name}@{kb.version}")
+
+
+@app.command("gate")
+def gate(
+    name: str = typer.Argument(..., help="Knowledge base name."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Check the KB's current version against the [rag.gate] minimums of prodline.toml,
+    using its latest `kb eval` evidence. Exit 0 when it passes, 1 when it does not.
+
+    Example: prodline kb gate pydoc --json
+    """
+    with open_workspace() as ws:
+        report = ws.kbs.gate(name)
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        verdict = "[green]passes[/]" if report.passed else "[red]does not pass[/]"
+        console.print(f"{report.subject} quality gate: {verdict}")
+        rows = [
+            (
+                c["metric"],
+                f"{'≥' if c['bound'] == 'min' else '≤'} {c['limit']:g}",
+                "n/a" if c["value"] is None else f"{c['value']:.3f}",
+                "met" if c["met"] else "unmet",
+            )
+            for c in report.checks
+        ]
+        if rows:
+            print_table(f"gate of {report.subject}", ("metric", "required", "value", "state"), rows)
+        for reason in report.reasons:
+            console.print(f"  - {reason}", highlight=False)
+    if not report.passed:
+        raise typer.Exit(1)
 
 
 @app.command("eval-corpus")

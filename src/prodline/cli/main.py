@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -20,6 +21,9 @@ from prodline.cli.compliance import retention_app
 from prodline.cli.identity import token_app, user_app
 from prodline.cli.pipeline import app as pipeline_app
 from prodline.errors import InvalidInput, ProdlineError
+
+if TYPE_CHECKING:
+    from prodline.workspace import Workspace
 
 app = typer.Typer(
     name="prodline",
@@ -130,6 +134,11 @@ def serve(
     timeout: float = typer.Option(
         None, "--timeout", help="Seconds a request has to start its answer (504); 0 = off."
     ),
+    require_gate: bool = typer.Option(
+        False,
+        "--require-gate",
+        help="rag: refuse to start unless the KB passes its quality gate (prodline kb gate).",
+    ),
 ) -> None:
     """Serve a model (alias moves apply within a second) or a knowledge base (RAG).
 
@@ -161,6 +170,8 @@ def serve(
             limits = ServerLimits.load(ws.home, server="rag", **flags)
             rag_options = replace(rag_options, limits=limits)
             ws.kbs.get(kb_name)  # fail fast, naming the knowledge bases that exist
+            if require_gate:
+                _require_kb_gate(ws, kb_name)
             serve_rag(ws, kb_name, host=host, port=port, options=rag_options)
         return
     if kb_name:
@@ -178,6 +189,18 @@ def serve(
         limits = ServerLimits.load(ws.home, server="model", **flags)
         options = ServeOptions(durable_log=durable_log, auth=auth, limits=limits)
         run_server(ws, name, alias, host=host, port=port, options=options)
+
+
+def _require_kb_gate(ws: Workspace, kb_name: str) -> None:
+    """Raise ``GateFailed`` (one line, exit 2) unless ``kb_name`` passes its quality gate."""
+    from prodline.errors import GateFailed
+
+    gated = ws.kbs.gate(kb_name)
+    if not gated.passed:
+        raise GateFailed(
+            f"Not serving {gated.subject}: its quality gate fails ({'; '.join(gated.reasons)}); "
+            f"see prodline kb gate {kb_name}."
+        )
 
 
 @app.command("demo")

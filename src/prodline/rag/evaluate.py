@@ -10,8 +10,8 @@ RAG server's chat path for the answer (``ws.kbs.evaluate`` composes it) — and 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from statistics import fmean
 from typing import Any, Protocol
 
@@ -28,11 +28,13 @@ from prodline.rag.eval_questions import (
 from prodline.rag.types import Hit
 
 __all__ = [
+    "LEXICAL",
     "SHIPPED_SETS",
     "Answered",
     "Answerer",
     "EvalQuestion",
     "EvalReport",
+    "Grader",
     "QuestionResult",
     "evaluate",
     "load_questions",
@@ -41,6 +43,15 @@ __all__ = [
     "source_matches",
     "write_pydoc_corpus",
 ]
+
+
+LEXICAL = "key phrase / token F1"
+
+Grader = Callable[[str, str, str], bool | None]
+"""``grade(question, answer, reference) -> bool | None``: a judge's verdict on whether the
+answer states the reference's fact; ``None`` when it could not say (the lexical score then
+stands in and the run counts a judge failure). Injected by the composition layer
+(``prodline.serving.rag.judge``), so this part never calls an LLM itself."""
 
 
 @dataclass(frozen=True)
@@ -112,12 +123,14 @@ class EvalReport:
     results: tuple[QuestionResult, ...] = field(repr=False)
     k: int = 10
     variant: str = "hybrid"
+    correctness_method: str = LEXICAL
 
     def to_dict(self, *, questions: bool = True) -> dict[str, Any]:
         """JSON-ready form; ``questions=False`` leaves the per-question rows out."""
         out: dict[str, Any] = {
             "variant": self.variant,
             "k": self.k,
+            "correctness_method": self.correctness_method,
             "metrics": {k: _round(v) for k, v in self.metrics.items()},
             "counts": dict(self.counts),
         }
@@ -180,6 +193,24 @@ def _correct(q: EvalQuestion, answered: Answered) -> tuple[float | None, float |
     return f1, f1
 
 
+def _judged(
+    q: EvalQuestion, answered: Answered, lexical: float | None, grader: Grader
+) -> tuple[float | None, bool]:
+    """(correctness, judge failed) by the judge; the lexical score when it cannot say."""
+    if answered.abstained:
+        return 0.0, False
+    reference = q.reference or " / ".join(q.key_phrases)
+    if not reference:
+        return lexical, False
+    try:
+        verdict = grader(q.question, answered.text, reference)
+    except Exception:  # a judge outage must not lose the run: the lexical score stands in
+        verdict = None
+    if verdict is None:
+        return lexical, True
+    return (1.0 if verdict else 0.0), False
+
+
 def _mean(values: Sequence[float | None]) -> float | None:
     present = [v for v in values if v is not None]
     return fmean(present) if present else None
@@ -192,6 +223,8 @@ def evaluate(
     k: int = 10,
     variant: str = "hybrid",
     answer: bool = True,
+    grader: Grader | None = None,
+    judge: str | None = None,
 ) -> EvalReport:
     """Run every question through ``answerer`` and aggregate the metrics.
 
@@ -204,10 +237,16 @@ def evaluate(
     to hit in a long quote). ``answer=False``
     measures retrieval alone: the answer metrics are then ``None`` and the latency is
     the retrieval's.
+
+    With a ``grader`` (the configured judge, named ``judge`` in the report's
+    ``correctness_method`` as ``judge:NAME``), each answerable question with a reference
+    or key phrase is graded yes/no by it instead; where it fails or answers neither, the
+    lexical score stands in and ``counts["judge_failures"]`` counts it.
     """
     if not questions:
         raise InvalidInput("No questions to evaluate.", field="questions")
     results: list[QuestionResult] = []
+    failures = 0
     for q in questions:
         t0 = time.perf_counter()
         hits = answerer.retrieve(q.question, k)
@@ -219,6 +258,9 @@ def evaluate(
             answered = _NOT_ASKED
         latency = (time.perf_counter() - t0) * 1000.0
         correct, f1 = _correct(q, answered) if q.answerable and answer else (None, None)
+        if grader is not None and q.answerable and answer:
+            correct, failed = _judged(q, answered, correct, grader)
+            failures += failed
         results.append(
             QuestionResult(
                 id=q.id,
@@ -237,6 +279,9 @@ def evaluate(
             )
         )
     report = _aggregate(questions, results, k=k, variant=variant)
+    if grader is not None and answer:
+        report = replace(report, correctness_method=f"judge:{judge or 'custom'}")
+        report.counts["judge_failures"] = failures
     if not answer:
         for name in _ANSWER_METRICS:
             report.metrics[name] = None

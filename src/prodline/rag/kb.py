@@ -26,7 +26,8 @@ from prodline.store.tables import kb_chunks, kb_owners, kb_sources, kb_versions,
 
 if TYPE_CHECKING:
     from prodline.rag.embed import Embedder
-    from prodline.rag.evaluate import Answerer, EvalQuestion, EvalReport
+    from prodline.rag.eval_gate import KbGateReport
+    from prodline.rag.evaluate import Answerer, EvalQuestion, EvalReport, Grader
     from prodline.rag.ingest import IngestReport, Progress
     from prodline.rag.poisoning import PoisoningReport, ScanReport
     from prodline.rag.retrieve import Mode
@@ -280,6 +281,8 @@ class KnowledgeBases:
         answerer: Answerer | None = None,
         variant: str | None = None,
         answer: bool = True,
+        grader: Grader | None = None,
+        judge: str | None = None,
     ) -> EvalReport:
         """Evaluate KB ``name`` on a question set and record the run as evidence.
 
@@ -288,7 +291,9 @@ class KnowledgeBases:
         (``ws.rag_answerer``; ``provider`` forces one LLM) unless ``answerer`` is given;
         ``mode`` is the retrieval ranked for hit@k/MRR/nDCG; ``variant`` labels the run
         (default: the mode); ``answer=False`` measures retrieval alone. With ``record``,
-        the metrics land as ``rag_eval`` evidence on ``kb:NAME@VERSION``.
+        the metrics land as ``rag_eval`` evidence on ``kb:NAME@VERSION``. Correctness is
+        graded by the configured ``[llm] judge`` when there is one (through the chat path),
+        or by ``grader`` (named ``judge``) with a given ``answerer``; else lexically.
         See :func:`prodline.rag.evaluate.evaluate`.
         """
         from prodline.rag.evaluate import evaluate, load_questions, set_sha256
@@ -302,9 +307,20 @@ class KnowledgeBases:
         label = variant or mode
         if answerer is None:
             with self._ws.rag_answerer(name, provider=provider, mode=mode) as chat:
-                report = evaluate(parsed, chat, k=k, variant=label, answer=answer)
+                grade = chat.grader
+                report = evaluate(
+                    parsed,
+                    chat,
+                    k=k,
+                    variant=label,
+                    answer=answer,
+                    grader=grade,
+                    judge=grade.name if grade is not None else None,
+                )
         else:
-            report = evaluate(parsed, answerer, k=k, variant=label, answer=answer)
+            report = evaluate(
+                parsed, answerer, k=k, variant=label, answer=answer, grader=grader, judge=judge
+            )
         if record:
             summary = {
                 **report.to_dict(questions=False),
@@ -315,6 +331,31 @@ class KnowledgeBases:
             }
             with self._ws.tx() as conn:
                 self._ws.evidence.record(conn, f"kb:{name}@{kb.version}", "rag_eval", summary)
+        return report
+
+    def gate(self, name: str) -> KbGateReport:
+        """Check KB ``name``'s current version against the ``[rag.gate]`` minimums of
+        prodline.toml, using its latest ``rag_eval`` evidence; audited (``kb.gate_checked``).
+        See :func:`prodline.rag.eval_gate.check_kb_gate`.
+        """
+        from prodline.config import toml_table
+        from prodline.rag.eval_gate import RagGatePolicy, check_kb_gate
+
+        kb = self.get(name)
+        rag = toml_table(self._ws.home, "rag")
+        policy = RagGatePolicy.parse(rag.get("gate", {}) if isinstance(rag, dict) else rag)
+        subject = f"kb:{name}@{kb.version}"
+        latest = self._ws.evidence.list(subject, "rag_eval", last=1)
+        ev = latest[-1] if latest else None
+        metrics = ev.summary.get("metrics", {}) if ev is not None else None
+        report = check_kb_gate(
+            policy, name, kb.version, metrics, evidence_id=ev.id if ev is not None else None
+        )
+        self._ws.audit.append(
+            "kb.gate_checked",
+            subject,
+            {"passed": report.passed, "evidence_id": report.evidence_id, "reasons": report.reasons},
+        )
         return report
 
     def remove(self, name: str, source: str) -> int:

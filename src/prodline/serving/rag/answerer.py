@@ -5,7 +5,9 @@
 judge, embedding cache), never starts it (no socket, no call-log writer) and drives a
 chat request through ``ask`` → ``complete`` → ``grade``: the request path the server's
 ``/v1/chat/completions`` runs, less the log record and the output guards. A question
-the input guard blocks counts as an abstention with the guard's reason.
+the input guard blocks counts as an abstention with the guard's reason. With ``[llm]
+judge`` configured, :attr:`ChatAnswerer.grader` grades answer correctness through that
+judge (:class:`~prodline.serving.rag.judge.CorrectnessJudge`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from prodline.errors import GuardBlocked
 from prodline.rag.evaluate import Answered
+from prodline.serving.rag.judge import CorrectnessJudge
 from prodline.serving.rag.options import RagOptions
 from prodline.serving.rag.runtime import RagRuntime
 from prodline.serving.rag.schema import ChatRequest
@@ -49,7 +52,15 @@ class ChatAnswerer:
     ) -> None:
         self.kb = kb
         self.mode = mode
-        self.runtime = RagRuntime(ws, kb, RagOptions(provider=provider))
+        self.runtime = rt = RagRuntime(ws, kb, RagOptions(provider=provider))
+        self.grader: CorrectnessJudge | None = None
+        if rt.judge:
+            judge_name = rt.judge
+
+            def complete(messages: list[dict[str, str]]) -> str:
+                return rt.gateway.complete(messages, provider=judge_name).text
+
+            self.grader = CorrectnessJudge(complete, name=judge_name)
 
     def retrieve(self, question: str, k: int) -> list[Hit]:
         """The ``k`` best chunks in ``mode``, searched as the server searches (its

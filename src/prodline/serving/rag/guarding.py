@@ -1,10 +1,10 @@
 """The guards on the RAG server's request path: the question, the context, the answer.
 
-* **Input.** The last user message (and a ``/v1/retrieve`` query) goes through the input
-  guard (:class:`prodline.guard.scan.InputGuard`). A ``block`` verdict under the
-  ``block`` action is an HTTP 400 :class:`~prodline.errors.GuardBlocked` naming the guard
-  and why; a ``flag`` verdict, or ``block`` under the ``flag`` action, lets the request
-  through and records the event.
+* **Input.** Every non-system turn of a chat (and a ``/v1/retrieve`` query) goes through
+  the input guard (:class:`prodline.guard.scan.InputGuard`), in one batch. A ``block``
+  verdict under the ``block`` action is an HTTP 400 :class:`~prodline.errors.GuardBlocked`
+  naming the guard and why; a ``flag`` verdict, or ``block`` under the ``flag`` action,
+  lets the request through and records the event.
 * **Context.** Chunks that ingest quarantined as carrying instructions never reach the
   prompt; the answer lists them under ``guards.quarantined``.
 * **Answer.** A canary token rides in the system prompt of every request; an answer

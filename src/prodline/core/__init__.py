@@ -53,6 +53,8 @@ from prodline.core.sensitivity import (
 from prodline.core.text import (
     QUESTION_STOP_WORDS,
     STOP_WORDS,
+    passage_blocks,
+    passage_sentences,
     sentence_spans,
     split_sentences,
     stem,
@@ -93,6 +95,8 @@ __all__ = [
     "node",
     "parse_node",
     "parse_ref",
+    "passage_blocks",
+    "passage_sentences",
     "scan_dataframe",
     "scan_text",
     "sentence_spans",

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from prodline.monitor.rollback import AutoRollback
     from prodline.pipelines.service import Pipelines
     from prodline.rag.kb import KnowledgeBases
+    from prodline.review.service import Reviews
     from prodline.serving.rag.answerer import ChatAnswerer
 
 __all__ = ["Workspace"]
@@ -106,6 +107,8 @@ class Workspace:
         self._compliance: Compliance | None = None
         self._gates: Gates | None = None
         self._guard: InputGuard | None = None
+        self._reviews: Reviews | None = None
+        self._shares_db = False  # a view from acting_as(): close() leaves the db to its owner
         from prodline.gates.decision import GatePolicy
 
         # protected aliases need their risk level's checks (minimal.yaml protects none)
@@ -358,6 +361,59 @@ class Workspace:
         from prodline.serving.rag.answerer import ChatAnswerer
 
         return ChatAnswerer(self, kb, provider=provider, mode=mode)
+
+    @property
+    def reviews(self) -> Reviews:
+        """The human review queue: policies per model or KB, items, claims and decisions."""
+        if self._reviews is None:
+            from prodline.review.service import Reviews
+
+            self._reviews = Reviews(self)
+        return self._reviews
+
+    def acting_as(self, token: str) -> Workspace:
+        """A view of this workspace in which the user of API token ``token`` acts.
+
+        The view shares the database, artifacts and signing key (no new connections), has
+        its own audit actor and parts, and re-checks the token like any session (so a
+        revoked token stops working within 30 s). Servers make one per authenticated
+        request; closing a view releases nothing of the workspace it came from.
+
+        Raises
+        ------
+        Unauthorized
+            The token is unknown, expired or revoked, or this workspace has no users.
+        """
+        import time
+
+        if not self.identity.has_users():
+            raise Unauthorized(
+                f"A token was given but the workspace at {self.home} has no users; add one "
+                "with prodline user add NAME --role admin.",
+                reason="no_users",
+            )
+        principal = self.identity.authenticate(token)
+        view = object.__new__(Workspace)
+        view.__dict__.update(self.__dict__)
+        view.audit = AuditLog(
+            self.db, self._identity_key, self.home / "audit.anchor", principal.user
+        )
+        view._identity = None
+        view._token = token
+        view._principal = principal
+        view._local = False
+        view._checked_at = time.monotonic()
+        view._shares_db = True
+        for name in (
+            "_datasets", "_models", "_kbs", "_predictions", "_calls", "_pipelines",
+            "_auto_rollback", "_evidence", "_feedback", "_alerts", "_monitors", "_retention",
+            "_compliance", "_gates", "_reviews",
+        ):  # fmt: skip
+            setattr(view, name, None)
+        from prodline.gates.decision import GatePolicy
+
+        view.policy = GatePolicy(view, lambda n, v: view.models.get(n, v))
+        return view
 
     @property
     def alerts(self) -> Alerts:
@@ -674,7 +730,8 @@ class Workspace:
         """Close the knowledge-base indexes and the database connections."""
         if self._kbs is not None:
             self._kbs.close()
-        self.db.dispose()
+        if not self._shares_db:
+            self.db.dispose()
 
     def __enter__(self) -> Workspace:
         return self

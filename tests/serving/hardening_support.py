@@ -81,7 +81,10 @@ def send_raw(
         try:
             sock.settimeout(2)
             closed = sock.recv(1) == b""
-        except (TimeoutError, ConnectionResetError):
+        except ConnectionResetError:
+            # Closing a socket with unread bytes in its buffer sends RST, not FIN.
+            closed = True
+        except TimeoutError:
             closed = False
     finally:
         sock.close()

@@ -184,6 +184,11 @@ def _operations() -> dict[str, Callable[[Workspace], Any]]:
         "pipeline.run": lambda ws: ws.pipelines.run("p"),
         "pipeline.approve": lambda ws: ws.pipelines.approve("p", 1),
         "pipeline.run (tick)": lambda ws: ws.pipelines.tick(),
+        "review.configure": lambda ws: ws.reviews.set_policy("model", "m", mode="hold"),
+        "review.configure (clear)": lambda ws: ws.reviews.clear_policy("model", "m"),
+        "review.claim": lambda ws: ws.reviews.claim(1),
+        "review.claim (release)": lambda ws: ws.reviews.release(1),
+        "review.decide": lambda ws: ws.reviews.decide(1, "approve"),
         "evidence.record": lambda ws: ws.evidence.record(None, "s", "k", {}),  # type: ignore[arg-type]
         "feedback.add": lambda ws: ws.feedback.add("r-1", 1),
         "user.add": lambda ws: ws.identity.add_user("u", "admin"),

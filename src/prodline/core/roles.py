@@ -12,7 +12,8 @@ The rules:
 * ``ml-engineer`` builds: registers models, promotes (gates guard protected aliases),
   runs monitors and pipelines, manages knowledge bases.
 * ``data-owner`` registers datasets and documents, justifies the use of PII/PHI.
-* ``reviewer`` checks gates and approves versions that someone else registered.
+* ``reviewer`` checks gates, approves versions that someone else registered, and
+  claims and decides the human review queue (whose policies ml-engineers set).
 * ``auditor`` reads, exports compliance bundles and generates documents; changes nothing.
 * ``service`` is what a client application holds: predict, chat, send feedback.
 
@@ -88,6 +89,10 @@ PERMISSIONS: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
         "pipeline.register": _BUILD,
         "pipeline.run": _BUILD,
         "pipeline.approve": _BUILD,
+        # human review of served answers
+        "review.configure": _BUILD,
+        "review.claim": frozenset({"admin", "reviewer"}),
+        "review.decide": frozenset({"admin", "reviewer"}),
         # evidence and gates
         "evidence.record": frozenset({"admin", "ml-engineer", "data-owner", "reviewer"}),
         "gate.check": frozenset({"admin", "ml-engineer", "reviewer"}),

@@ -40,6 +40,8 @@ __all__ = [
     "prediction_log",
     "prediction_segments",
     "retention_policies",
+    "review_items",
+    "review_policies",
     "users",
 ]
 
@@ -552,4 +554,60 @@ api_tokens = sa.Table(
     sa.Column("expires_at", TS, nullable=True),
     sa.Column("revoked_at", TS, nullable=True),
     sa.Column("last_used_at", TS, nullable=True),
+)
+
+# Human review (review/): one policy per model or knowledge base, and the queue's items.
+# A cleared policy keeps its row (``active`` false) so ``revision`` only grows: servers
+# poll ``max(revision)`` to know when to refresh their cached policies.
+review_policies = sa.Table(
+    "review_policies",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(10), nullable=False),  # model, kb
+    sa.Column("subject", sa.String(200), nullable=False),
+    sa.Column("mode", sa.String(10), nullable=False),  # hold, after
+    sa.Column("threshold", sa.Float, nullable=True),
+    sa.Column("sample_rate", sa.Float, nullable=False, server_default="0"),
+    sa.Column("sla_s", sa.Float, nullable=False),
+    sa.Column("webhook", sa.String(2000), nullable=True),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("updated_by", sa.String(200), nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.UniqueConstraint("kind", "subject", name="uq_review_policy_subject"),
+)
+
+review_items = sa.Table(
+    "review_items",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("kind", sa.String(10), nullable=False),
+    sa.Column("subject", sa.String(200), nullable=False),
+    sa.Column("version", sa.Integer, nullable=True),
+    sa.Column("mode", sa.String(10), nullable=False),
+    sa.Column("reason", sa.String(500), nullable=False),
+    sa.Column("request_id", sa.String(200), nullable=True),
+    sa.Column("input", JSON, nullable=True),
+    sa.Column("output", JSON, nullable=True),
+    sa.Column("score", sa.Float, nullable=True),
+    sa.Column("status", sa.String(20), nullable=False),  # open claimed approved edited rejected
+    sa.Column("claimed_by", sa.String(200), nullable=True),
+    sa.Column("claimed_at", TS, nullable=True),
+    sa.Column("final_output", JSON, nullable=True),
+    sa.Column("comment", sa.Text, nullable=False, server_default=""),
+    sa.Column("decided_by", sa.String(200), nullable=True),
+    sa.Column("decided_at", TS, nullable=True),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("due_at", TS, nullable=False),
+    sa.Column("sla_alerted_at", TS, nullable=True),
+    # The decision's webhook delivery (the policy's URL when decided): pending,
+    # delivered, undelivered; attempts claimed by compare-and-swap like alert deliveries.
+    sa.Column("webhook", sa.String(2000), nullable=True),
+    sa.Column("webhook_status", sa.String(20), nullable=True),
+    sa.Column("webhook_attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("webhook_next_at", TS, nullable=True),
+    sa.Column("webhook_error", sa.Text, nullable=True),
+    sa.Index("ix_review_items_status", "status", "id"),
+    sa.Index("ix_review_items_subject", "kind", "subject", "status"),
+    sa.Index("ix_review_items_webhook", "webhook_status", "webhook_next_at"),
 )

@@ -216,6 +216,7 @@ def build_worker(ws: Workspace, **options: Any) -> Worker:
     worker.on_alert(_retrain_on_alert)
     worker.every("pipelines", 10, _pipeline_triggers)
     worker.every("auto-rollback", 30, _auto_rollback)
+    worker.every("reviews", 15, _review_upkeep)
     return worker
 
 
@@ -227,6 +228,12 @@ def _retrain_on_alert(ws: Workspace, alert: Alert) -> None:
 def _pipeline_triggers(ws: Workspace) -> None:
     """New dataset versions and due schedules start pipeline runs; dead runs are reaped."""
     ws.pipelines.tick()
+
+
+def _review_upkeep(ws: Workspace) -> None:
+    """Review items pending past their SLA raise an alert; decisions go to their webhooks."""
+    ws.reviews.check_sla()
+    ws.reviews.deliver_webhooks()
 
 
 def _auto_rollback(ws: Workspace) -> None:

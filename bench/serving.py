@@ -7,6 +7,8 @@ One worker per server, the same seeded 2-feature LogisticRegression, the same lo
 - ``prodline``: ``prodline serve bench@production``, set up through the real CLI;
 - ``auth``: the same with ``--auth token``, every request carrying a ``service`` user's
   bearer token (target: >= 0.9x the throughput without auth);
+- ``review``: the same with a human-review policy in hold mode at threshold 0, so nothing is
+  held (0% hold): what a review policy costs the hot path (target: >= 0.95x without);
 - ``durable``: the same with ``--durable-log`` (an answer waits for its log record's commit;
   requests in flight share one commit), next to the default's in-memory log queue;
 - ``minimal``: ``bench/serving_minimal_app.py`` under uvicorn (parse JSON, predict, reply);
@@ -60,15 +62,22 @@ RUN = OUT / "serving"
 MLFLOW_VENV = OUT / "mlflow-venv"
 # 3.18.0 is on PyPI but its mlflow-skinny==3.18.0 is not yet, so pip cannot resolve it.
 MLFLOW_VERSION = "3.17.2"
-PARTS = ("inprocess", "prodline", "auth", "durable", "minimal", "mlflow")
+PARTS = ("inprocess", "prodline", "review", "auth", "durable", "minimal", "mlflow")
 ALIASES = {
     "minimal-fastapi": "minimal",
     "fastapi": "minimal",
     "in-process": "inprocess",
     "prodline-durable": "durable",
+    "prodline-review": "review",
 }
 DURABLE = "prodline --durable-log"
 AUTHED = "prodline --auth token"
+REVIEWED = "prodline +review (hold 0%)"
+SET_REVIEW_POLICY = """\
+from prodline.workspace import Workspace
+with Workspace.open() as ws:  # PRODLINE_HOME
+    ws.reviews.set_policy("model", "bench", mode="hold", threshold=0.0)
+"""
 FEATURES = ["x1", "x2"]
 SEED = 0
 N_BODIES = 64  # distinct request bodies, cycled by wrk, so no answer can be cached
@@ -405,17 +414,28 @@ def run_cli(argv: list[str], env: dict[str, str], log: TextIO) -> str:
     return out.stdout
 
 
-def prodline_server(cli: Path, *, durable: bool = False, auth: bool = False) -> Server:
+def prodline_server(
+    cli: Path, *, durable: bool = False, auth: bool = False, review: bool = False
+) -> Server:
     """``prodline serve`` in a fresh home; ``durable``: with ``--durable-log`` (each answer
     waits for its log record's commit, shared by the requests in flight); ``auth``: with
-    ``--auth token``, every request carrying a ``service`` user's bearer token."""
+    ``--auth token``, every request carrying a ``service`` user's bearer token; ``review``:
+    with a hold-mode review policy at threshold 0 (every answer scored, none held)."""
     if not cli.exists():
         raise BenchError(
             f"prodline CLI not found at {cli}: install the package into the venv "
             f"(`.venv/bin/pip install -e .`) or pass --prodline PATH; "
             f"or leave prodline out with --only inprocess,minimal,mlflow"
         )
-    label = "prodline-durable" if durable else "prodline-auth" if auth else "prodline"
+    label = (
+        "prodline-durable"
+        if durable
+        else "prodline-auth"
+        if auth
+        else "prodline-review"
+        if review
+        else "prodline"
+    )
     home = RUN / f"{label}-home"
     home.mkdir()
     env = {**os.environ, "PRODLINE_HOME": str(home)}
@@ -437,9 +457,11 @@ def prodline_server(cli: Path, *, durable: bool = False, auth: bool = False) -> 
             env["PRODLINE_TOKEN"] = json.loads(run_cli(add, env, log))["token"]
             add = [str(cli), "user", "add", "bench-app", "--role", "service", "--token", "--json"]
             headers["Authorization"] = f"Bearer {json.loads(run_cli(add, env, log))['token']}"
+        if review:  # the venv's python, next to the CLI
+            run_cli([str(cli.parent / "python"), "-c", SET_REVIEW_POLICY], env, log)
     flags = ["--durable-log"] if durable else ["--auth", "token"] if auth else []
     return Server(
-        DURABLE if durable else AUTHED if auth else "prodline",
+        DURABLE if durable else AUTHED if auth else REVIEWED if review else "prodline",
         lambda port: [
             *(str(cli), "serve", "bench@production", "--host", HOST, "--port", str(port)),
             *flags,
@@ -550,7 +572,11 @@ def fmt(value: float | None, spec: str) -> str:
 
 
 def ratio(
-    results: dict[str, Result], num: str, den: str, key: Callable[[Result], float | None]
+    results: dict[str, Result],
+    num: str,
+    den: str,
+    key: Callable[[Result], float | None],
+    digits: int = 1,
 ) -> str:
     for name in (num, den):
         r = results.get(name)
@@ -559,7 +585,7 @@ def ratio(
         if not r.valid:
             return f"n/a ({name} {'failed' if r.failure else 'answered errors'})"
     a, b = key(results[num]), key(results[den])
-    return "n/a" if a is None or not b else f"{a / b:.1f}x"
+    return "n/a" if a is None or not b else f"{a / b:.{digits}f}x"
 
 
 def report(results: dict[str, Result], header: str) -> None:
@@ -615,6 +641,9 @@ def report(results: dict[str, Result], header: str) -> None:
         "prediction lost to kill -9)",
         f"ratio: {AUTHED}/prodline throughput = {ratio(results, AUTHED, 'prodline', rps)} "
         f"(target >= 0.9x), p50 = {ratio(results, AUTHED, 'prodline', lat)}",
+        f"ratio: {REVIEWED}/prodline throughput = "
+        f"{ratio(results, REVIEWED, 'prodline', rps, 2)} (target >= 0.95x), "
+        f"p50 = {ratio(results, REVIEWED, 'prodline', lat, 2)}",
     ]
     for line in lines:
         console.print(line, highlight=False, soft_wrap=True)
@@ -691,6 +720,7 @@ def main(argv: list[str] | None = None) -> int:
         "prodline": lambda: prodline_server(args.prodline),
         "durable": lambda: prodline_server(args.prodline, durable=True),
         "auth": lambda: prodline_server(args.prodline, auth=True),
+        "review": lambda: prodline_server(args.prodline, review=True),
         "minimal": minimal_server,
         "mlflow": lambda: mlflow_server(args.mlflow_version),
     }
@@ -698,6 +728,7 @@ def main(argv: list[str] | None = None) -> int:
         "prodline": "prodline",
         "durable": DURABLE,
         "auth": AUTHED,
+        "review": REVIEWED,
         "minimal": "minimal-fastapi",
         "mlflow": "mlflow",
     }

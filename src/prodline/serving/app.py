@@ -30,6 +30,7 @@ from prodline.serving.hardening import REFUSALS, HardeningMiddleware
 from prodline.serving.limits import ServerLimits
 from prodline.serving.metrics import METRICS_DOC, PrometheusResponse
 from prodline.serving.options import ServeOptions
+from prodline.serving.reviewing import REVIEW_DOC, PendingReview, review_status
 from prodline.serving.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -239,7 +240,7 @@ def _build_api(runtime: Runtime) -> FastAPI:
         api,
         routes=(
             f"POST /v1/models/{runtime.name}/predict, GET /v1/models/{runtime.name}, "
-            "POST /v1/feedback, "
+            "POST /v1/feedback, GET /v1/reviews/{review_id}, "
             "/healthz, /readyz, /metrics and /docs"
         ),
         render=render,
@@ -306,7 +307,7 @@ def _build_api(runtime: Runtime) -> FastAPI:
         "/v1/models/{name}/predict",
         openapi_extra=_PREDICT_DOC,
         summary="Predict: {inputs}, {dataframe_records} or {dataframe_split}",
-        responses=error_responses(404, 413, 422, 500, 503) | REFUSALS,
+        responses=error_responses(404, 413, 422, 500, 503) | REFUSALS | _HELD,
     )
     async def predict(name: str, request: Request) -> Response:
         # Normally answered by the fast path before FastAPI sees it; kept for docs and for
@@ -333,7 +334,23 @@ def _build_api(runtime: Runtime) -> FastAPI:
         )
         return JSONResponse(doc, status_code=status)
 
+    @api.get("/v1/reviews/{review_id}", responses=error_responses(404, 422, 503), **REVIEW_DOC)
+    async def review(review_id: int) -> JSONResponse:
+        status, doc = await review_status(runtime.ws, review_id)
+        return JSONResponse(doc, status_code=status)
+
     return api
+
+
+_HELD: dict[int | str, dict[str, Any]] = {
+    202: {
+        "model": PendingReview,
+        "description": (
+            "Held for human review (the model's review policy): poll review_url "
+            "(GET /v1/reviews/{review_id}) for the reviewer's decision."
+        ),
+    }
+}
 
 
 def _error(status: int, code: str, message: str, details: dict[str, Any]) -> JSONResponse:

@@ -150,6 +150,12 @@ class ServerMetrics(MetricsBase):
         count.inc()
         latency.observe(seconds)
 
+    def observe_status(self, version: int, status: int, seconds: float) -> None:
+        """Count an answer that is neither 200 nor an error (202: held for review)."""
+        label = str(version)
+        self.requests.labels(self.model, label, str(status)).inc()
+        self.latency.labels(self.model, label).observe(seconds)
+
     def observe_error(self, version: int | None, status: int, code: str, seconds: float) -> None:
         label = "" if version is None else str(version)
         self.requests.labels(self.model, label, str(status)).inc()

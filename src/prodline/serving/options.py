@@ -52,6 +52,9 @@ class ServeOptions:
         ``prodline.serving.auth``.
     auth_cache_s
         How long one token's check is reused (a revocation applies within it).
+    review_poll_interval_s
+        How often the model's human-review policy is checked for changes
+        (``ws.reviews.policy_version()``; a changed policy applies within this).
     limits
         Body, depth, rate, concurrency and time limits (``prodline.serving.limits``);
         None reads the ``[server]`` table of ``prodline.toml`` (model-server defaults).
@@ -70,4 +73,5 @@ class ServeOptions:
     poll_interval_s: float = 0.25
     auth: str = "none"
     auth_cache_s: float = 5.0
+    review_poll_interval_s: float = 2.0
     limits: ServerLimits | None = None

@@ -25,6 +25,14 @@ from prodline.serving.options import ServeOptions
 from prodline.serving.payload import parse
 from prodline.serving.predlog import PredictionLog, dumps
 from prodline.serving.reload import AliasWatcher
+from prodline.serving.reviewing import (
+    PolicyWatch,
+    ReviewIntake,
+    held_body,
+    hold,
+    model_submission,
+    screen,
+)
 from prodline.serving.served import ServedModel, load_served
 
 if TYPE_CHECKING:
@@ -120,21 +128,26 @@ class Runtime(ServerState):
         self.watcher = AliasWatcher(
             ws, self.subject, lambda: self.served, self._swap, opts.poll_interval_s
         )
+        self.review = PolicyWatch(ws, "model", name, opts.review_poll_interval_s)
+        self.review_intake = ReviewIntake(ws, self.subject, self.metrics.registry)
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
         self.started_at = time.monotonic()
         self.predlog.start()
         await asyncio.to_thread(self._record_start)
+        await self.review.start()
         self.watcher.start()
         self.ready = True
 
     async def stop(self) -> None:
         self.ready = False
         await self.watcher.stop()
+        await self.review.stop()
         await self.batcher.drain()
         self.batcher.close()
         await asyncio.to_thread(self.predlog.close)
+        await asyncio.to_thread(self.review_intake.close)
         await self._audit_stopped({"version": self.served.version}, self.predlog)
 
     def _record_start(self) -> None:
@@ -211,9 +224,28 @@ class Runtime(ServerState):
             await self.predlog.submit(record)
         except ProdlineError as exc:  # durable log: not committed, so not acknowledged
             return self.error(exc, used.version, t0, request_id)
+        policy = self.review.policy  # None (no review policy): the only cost on this path
+        if policy is not None:
+            verdict, score = screen(policy, outcome.probabilities)
+            if verdict is not None:
+                item = model_submission(policy, verdict, request_id, parsed, outcome, score)
+                if verdict == "hold":
+                    return await self._hold(item, used.version, t0, request_id)
+                self.review_intake.queue(item)
         self.answered += 1
         self.metrics.observe_ok(used.version, latency)
         return 200, data
+
+    async def _hold(self, item: Any, version: int, t0: float, request_id: str) -> tuple[int, bytes]:
+        """Submit a held prediction's review item, then answer 202 pending_review."""
+        try:
+            review_id = await asyncio.to_thread(hold, self.ws, item)
+        except ProdlineError as exc:  # not queued: the answer must not go out unreviewed
+            return self.error(exc, version, t0, request_id)
+        self.answered += 1
+        self.review_intake.held.inc()
+        self.metrics.observe_status(version, 202, time.perf_counter() - t0)
+        return 202, held_body(review_id, request_id)
 
     async def feedback(self, body: bytes, actor: str | None = None) -> tuple[int, dict[str, Any]]:
         """Answer ``POST /v1/feedback``: ``(status, JSON document)``; never raises.

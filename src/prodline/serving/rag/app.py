@@ -46,6 +46,7 @@ from prodline.serving.rag import wire
 from prodline.serving.rag.options import RagOptions
 from prodline.serving.rag.runtime import Answer, Question, RagRuntime
 from prodline.serving.rag.schema import ChatRequest, RetrieveRequest, validation_message
+from prodline.serving.reviewing import REVIEW_DOC, review_status
 
 if TYPE_CHECKING:
     from prodline.workspace import Workspace
@@ -56,8 +57,8 @@ log = logging.getLogger("prodline.serving")
 
 _ENDPOINTS = {"/v1/chat/completions": "chat", "/v1/retrieve": "retrieve"}
 _ROUTES = (
-    "POST /v1/chat/completions, POST /v1/retrieve, GET /v1/models, /healthz, /readyz, "
-    "/metrics and /docs"
+    "POST /v1/chat/completions, POST /v1/retrieve, GET /v1/models, "
+    "GET /v1/reviews/{review_id}, /healthz, /readyz, /metrics and /docs"
 )
 
 
@@ -253,6 +254,13 @@ def create_rag_app(
         runtime.answered += 1
         runtime.metrics.observe_request("chat", 200, completion.provider, answer.latency_s)
         return _json(doc, 200, request_id)
+
+    @api.get("/v1/reviews/{review_id}", responses=error_responses(404, 422, 503), **REVIEW_DOC)
+    async def review(review_id: int) -> Response:
+        status, doc = await review_status(
+            runtime.ws, review_id, lambda exc, code: wire.error_body(exc, "", status=code)
+        )
+        return _json(doc, status, "")
 
     async def start_stream(question: Question) -> Response:
         """Route and start the answer before replying, so routing errors get a status."""

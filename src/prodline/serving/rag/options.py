@@ -34,6 +34,9 @@ class RagOptions:
         of a user whose role may ``chat`` (``prodline.serving.auth``).
     auth_cache_s
         How long one token's check is reused (a revocation applies within it).
+    review_poll_interval_s
+        How often the knowledge base's human-review policy is checked for changes
+        (``ws.reviews.policy_version()``; a changed policy applies within this).
     limits
         Body, depth, rate, concurrency and time limits (``prodline.serving.limits``);
         None reads the ``[server]`` table of ``prodline.toml`` (RAG-server defaults).
@@ -50,6 +53,7 @@ class RagOptions:
     k: int = 5
     auth: str = "none"
     auth_cache_s: float = 5.0
+    review_poll_interval_s: float = 2.0
     limits: ServerLimits | None = None
 
     def __post_init__(self) -> None:

@@ -47,6 +47,7 @@ from prodline.serving.rag.options import RagOptions
 from prodline.serving.rag.raglog import RagLog
 from prodline.serving.rag.schema import ChatRequest, RetrieveRequest
 from prodline.serving.rag.wire import guard_fields, hit_dict
+from prodline.serving.reviewing import PolicyWatch, ReviewIntake, kb_submission
 from prodline.serving.runtime import ServerState
 
 if TYPE_CHECKING:
@@ -130,6 +131,8 @@ class RagRuntime(ServerState):
             ws, kb, on_written=self.metrics.log_written.inc, on_shed=self.metrics.log_shed.inc
         )
         self.metrics.watch_log_depth(self.raglog.depth)
+        self.review = PolicyWatch(ws, "kb", kb, options.review_poll_interval_s)
+        self.review_intake = ReviewIntake(ws, self.subject, self.metrics.registry)
         self.guard_policy = policy = load_guard_policy(ws.home)
         self.guards = ChatGuards(
             policy,
@@ -172,11 +175,14 @@ class RagRuntime(ServerState):
         self.raglog.start()
         await asyncio.to_thread(self._warm)
         await asyncio.to_thread(self._record_start)
+        await self.review.start()
         self.ready = True
 
     async def stop(self) -> None:
         self.ready = False
+        await self.review.stop()
         await asyncio.to_thread(self.raglog.close)
+        await asyncio.to_thread(self.review_intake.close)
         self.gateway.close()
         await self._audit_stopped({"kb": self.kb}, self.raglog)
 
@@ -412,6 +418,8 @@ class RagRuntime(ServerState):
                     completion = dataclasses.replace(completion, text=text)
                     answer = Answer(question, completion, grounded)
             question.guarded.events.extend(self.guards.check_grounded(grounded))
+        if self.review.policy is not None:  # no policy for this KB: nothing else to do
+            self._queue_review(question, completion.text, grounded.score)
         self._log(
             question.request_id,
             "chat",
@@ -449,6 +457,17 @@ class RagRuntime(ServerState):
             [t["provider"] for t in completion.tried],
         )
         return answer
+
+    def _queue_review(self, question: Question, answer: str, score: float) -> None:
+        """Queue the answer for human review when the KB's policy (or a guard flag) says so."""
+        policy = self.review.policy
+        texts = [h.text for h in question.hits]
+        item = policy and kb_submission(
+            policy, self.kb, question.request_id, question.text, texts, answer, score,
+            question.guarded.events,
+        )  # fmt: skip
+        if item:
+            self.review_intake.queue(item)
 
     def _log(
         self,

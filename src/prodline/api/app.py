@@ -117,7 +117,7 @@ def build_api(
     for router in routers():
         api.include_router(router, prefix=PREFIX)
     if auth:
-        api.add_middleware(_ApiGate, authenticator=authenticator)  # type: ignore[arg-type]
+        api.add_middleware(_ApiGate, authenticator=authenticator)
     return api
 
 

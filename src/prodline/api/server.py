@@ -139,7 +139,7 @@ def mount_ui(app: FastAPI, ws: Workspace, *, auth: bool) -> bool:
     """Mount the dashboard (``prodline.ui``) at ``/`` when it is installed; say whether.
 
     The one place the control plane meets the dashboard: ``build_ui(ws, auth=...)``
-    gives its router; ``static_app()``, when the package has it, is mounted at ``/static``.
+    gives its router; ``static_app()`` is mounted at ``/static`` unless the router serves it.
     """
     if importlib.util.find_spec("prodline.ui") is None:
         return False
@@ -148,9 +148,11 @@ def mount_ui(app: FastAPI, ws: Workspace, *, auth: bool) -> bool:
     build_ui = getattr(ui, "build_ui", None)
     if build_ui is None:
         return False
-    app.include_router(build_ui(ws, auth=auth))
+    router = build_ui(ws, auth=auth)
+    app.include_router(router)
+    serves_static = any(getattr(r, "path", "").startswith("/static") for r in router.routes)
     static_app = getattr(ui, "static_app", None)
-    if static_app is not None:
+    if static_app is not None and not serves_static:
         app.mount("/static", static_app(), name="static")
     return True
 

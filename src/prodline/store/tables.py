@@ -162,6 +162,10 @@ audit_events = sa.Table(
     sa.Column("payload", sa.Text, nullable=False),
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
+    # The control plane's filtered pages (newest first): a rare action or actor would
+    # otherwise scan the whole log (migration 0015; bench/control_plane.py measures it).
+    sa.Index("ix_audit_events_action_seq", "action", "seq"),
+    sa.Index("ix_audit_events_actor_seq", "actor", "seq"),
 )
 
 # One row (id=1): the chain's head, locked by every append so appenders serialize.

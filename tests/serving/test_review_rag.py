@@ -99,3 +99,24 @@ def test_review_endpoint_errors_are_openai_shaped_and_name_review_id(
         bad = client.get("/v1/reviews/first")
         assert bad.status_code == 422
         assert "review_id" in bad.json()["error"]["param"]
+
+
+def test_a_guard_flag_queues_an_answer_the_threshold_lets_pass() -> None:
+    from prodline.review import ReviewPolicy
+    from prodline.serving.rag.guarding import GuardEvent
+    from prodline.serving.reviewing import kb_submission
+
+    policy = ReviewPolicy("kb", KB, "after", threshold=0.5)
+    flagged = [
+        GuardEvent("groundedness", "flag", "not grounded"),  # the policy threshold decides
+        GuardEvent("injection", "flag", "instruction override"),
+    ]
+    make = kb_submission(policy, KB, "c-1", "q?", ["ctx"], "a.", 0.9, flagged)
+    assert make is not None
+    item = make()
+    assert item["reason"] == "guard: injection instruction override"
+    assert item["input"] == {"question": "q?", "contexts": ["ctx"]}
+    assert item["output"] == {"answer": "a."} and item["score"] == 0.9
+    assert kb_submission(policy, KB, "c-2", "q?", [], "a.", 0.9, flagged[:1]) is None
+    low = kb_submission(policy, KB, "c-3", "q?", [], "a.", 0.2)
+    assert low is not None and low()["reason"] == "groundedness 0.20 < 0.50"

@@ -1,5 +1,7 @@
-"""The prediction server's app: FastAPI for health, readiness, metrics and docs, with the
-predict route on a raw ASGI fast path in front of it (see ``fastpath``).
+"""The prediction server's app: FastAPI for health, readiness, metrics, docs, feedback and
+review status, with the predict route on a raw ASGI fast path in front of it (see
+``fastpath``). A model with a human-review policy may answer 202 pending_review; the
+client polls ``GET /v1/reviews/{review_id}`` (:mod:`prodline.serving.reviewing`).
 
 Example
 -------

@@ -7,6 +7,8 @@ Routes:
   and routing in extension fields (see :mod:`prodline.serving.rag.wire`).
 * ``POST /v1/retrieve`` — ``{query, k, filters, clearance, mode}`` → ``{hits: [...]}``.
 * ``GET /v1/models`` — the one "model" served: the knowledge base.
+* ``GET /v1/reviews/{review_id}`` — a human-review item of the workspace (answers under
+  the KB's review policy are queued after the fact: :mod:`prodline.serving.reviewing`).
 * ``GET /healthz``, ``/readyz``, ``/metrics`` — as the prediction server.
 
 Errors are ``{"error": {"code", "message", "details", "type", "param"}, "request_id"}``:

@@ -100,3 +100,13 @@ def test_audit_verify_runs_on_demand(site: Site) -> None:
         after = b.get("/audit").text
         assert "Audit log verified: ok" in after
         assert re.search(r'data-testid="verify-last">Full verification', after)
+
+
+def test_model_versions_are_paged_newest_first(admin: httpx.Client) -> None:
+    first = admin.get("/models/clf", params={"size": 1}).text
+    assert re.findall(r'data-testid="version-row" data-version="(\d+)"', first) == ["2"]
+    second = admin.get("/models/clf", params={"size": 1, "page": 2}).text
+    assert re.findall(r'data-testid="version-row" data-version="(\d+)"', second) == ["1"]
+    assert 'data-testid="pager-prev"' in second
+    models = admin.get("/models", params={"size": 1}).text
+    assert models.count('data-testid="model-row"') == 1 and "2 in all" in models

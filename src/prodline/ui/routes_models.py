@@ -11,6 +11,7 @@ from fastapi.responses import Response
 
 from prodline.errors import InvalidInput, NotFound, ProdlineError
 from prodline.ui.charts import lineage_graph
+from prodline.ui.registry_view import model_page, recent_moves, version_page
 from prodline.ui.web import UI, Ctx, read_form, redirect
 
 __all__ = ["add_model_routes"]
@@ -65,7 +66,7 @@ def _overview(ctx: Ctx) -> Response:
         health = None
     return ctx.render(
         "overview.html",
-        models=ws.models.models()[:20],
+        models=model_page(ws, offset=0, size=20)[0],
         kbs=ws.kbs.list()[:20],
         monitors=ws.monitors.list()[:20],
         alerts=ws.alerts.list(limit=10),
@@ -76,29 +77,23 @@ def _overview(ctx: Ctx) -> Response:
 
 def _models(ctx: Ctx) -> Response:
     page = ctx.paging()
-    everything = ctx.ws.models.models()
-    return ctx.render(
-        "models.html",
-        models=everything[page.offset : page.offset + page.size],
-        page=page,
-        total=len(everything),
-    )
+    shown, total = model_page(ctx.ws, offset=page.offset, size=page.size)
+    return ctx.render("models.html", models=shown, page=page, total=total)
 
 
 def _model(ctx: Ctx, name: str) -> Response:
     ws = ctx.ws
-    model = ws.models.model(name)
     page = ctx.paging(default_size=20)
-    versions = ws.models.versions(name)[::-1]  # newest first
-    shown = versions[page.offset : page.offset + page.size]
+    model = ws.models.model(name)
+    shown, total = version_page(ws, model, offset=page.offset, size=page.size)
     raw = ctx.query("version")
     selected = None
     if raw is not None:
         if not raw.isdigit():
             raise InvalidInput(f"version must be a version number, got {raw!r}.", field="version")
         selected = ws.models.get(name, int(raw))
-    elif versions:
-        selected = versions[0]
+    elif model.latest_version:
+        selected = shown[0] if page.page == 1 and shown else ws.models.get(name, "latest")
     gate: Any = None
     evidence = None
     if selected is not None:
@@ -107,14 +102,14 @@ def _model(ctx: Ctx, name: str) -> Response:
         except ProdlineError as exc:
             gate = exc
         evidence = ws.evidence.list(f"model:{selected.ref}", last=20)[::-1]
-    histories = {a: ws.models.alias_history(name, a)[-10:][::-1] for a in sorted(model.aliases)}
+    histories = {a: recent_moves(ws, name, a) for a in sorted(model.aliases)}
     metric_names = sorted({k for v in shown for k in v.metrics})[:6]
     return ctx.render(
         "model.html",
         model=model,
         versions=shown,
         page=page,
-        total=len(versions),
+        total=total,
         metric_names=metric_names,
         selected=selected,
         gate=gate,
@@ -127,7 +122,8 @@ def _model(ctx: Ctx, name: str) -> Response:
 def _lineage(ctx: Ctx) -> Response:
     node = ctx.query("node")
     if node is None:
-        return ctx.render("lineage.html", node=None, graph=None, models=ctx.ws.models.models())
+        shown = model_page(ctx.ws, offset=0, size=50)[0]
+        return ctx.render("lineage.html", node=None, graph=None, models=shown)
     if ":" not in node or len(node) > 500:
         raise InvalidInput(
             f"node must look like model:NAME@VERSION or dataset:NAME@VERSION, got {node!r}.",

@@ -71,7 +71,7 @@ def _reviews(ctx: Ctx) -> Response:
     reviews = ctx.ws.reviews
     items = reviews.list(**filters, limit=page.size, offset=page.offset)
     total = reviews.count(**filters)
-    query = {k: v for k, v in ctx.request.query_params.items() if k not in ("page",)}
+    query = {k: v for k, v in ctx.request.query_params.items() if k not in ("page", "size")}
     return ctx.render(
         "reviews.html",
         items=items,

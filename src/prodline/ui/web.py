@@ -136,10 +136,11 @@ class UI:
 
     def to_login(self, request: Request) -> RedirectResponse:
         """303 to the login page, remembering where the user was going."""
-        target = request.url.path
-        if request.method == "GET" and request.url.query:
-            target += "?" + request.url.query
-        response = RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+        if request.method != "GET":  # after login, land on a page, not on a form's target
+            response = RedirectResponse("/login", status_code=303)
+        else:
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            response = RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
         response.delete_cookie(COOKIE, path="/")
         return response
 

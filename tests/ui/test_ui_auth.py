@@ -119,3 +119,15 @@ def test_rollback_for_allowed_roles_only(site: Site) -> None:
     assert _alias(site, "clf") == 1
     events = site.ws.audit.events(action="alias.rollback", limit=1)
     assert events and events[0].actor == "mia"
+
+
+def test_an_oversized_form_is_refused(site: Site) -> None:
+    before = _alias(site, "other")
+    with site.login("ml-engineer") as b:
+        token = csrf_of(b.get("/models/other").text)
+        r = b.post(
+            "/models/other/aliases/production/rollback",
+            data={"csrf_token": token, "pad": "x" * 1_100_000},
+        )
+        assert r.status_code in (403, 413)
+    assert _alias(site, "other") == before

@@ -229,10 +229,18 @@ class _CsrfRefused(ProdlineError):
 
 
 async def read_form(request: Request) -> dict[str, str]:
-    """The urlencoded form body as {name: last value} (no multipart: forms carry text only)."""
-    body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
-        return {}
+    """The urlencoded form body as {name: last value} (no multipart: forms carry text only).
+
+    Bodies over 1 MB are not read to the end and give an empty form.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_FORM_BYTES:  # no CSRF token then: the action is refused with 403
+            return {}
+        chunks.append(chunk)
+    body = b"".join(chunks)
     parsed = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
     return {key: values[-1] for key, values in parsed.items()}
 

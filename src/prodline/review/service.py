@@ -22,17 +22,15 @@ Examples
 from __future__ import annotations
 
 import builtins
-import logging
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
-from prodline.errors import Conflict, Forbidden, InvalidInput, NotFound
-from prodline.review import upkeep
-from prodline.review.entities import DECISIONS, PENDING, QueueHealth, ReviewItem, ReviewPolicy
+from prodline.errors import InvalidInput, NotFound
+from prodline.review import decisions, upkeep
+from prodline.review.entities import QueueHealth, ReviewItem, ReviewPolicy
 from prodline.review.items import item_from_row, item_rows, where
 from prodline.review.policies import (
     DEFAULT_SLA_S,
@@ -50,15 +48,6 @@ if TYPE_CHECKING:
     from prodline.workspace import Workspace
 
 __all__ = ["Reviews"]
-
-log = logging.getLogger(__name__)
-
-
-def _missing(item_id: int) -> NotFound:
-    return NotFound(
-        f"Review {item_id} does not exist; list the queue with prodline review list.",
-        field="review_id",
-    )
 
 
 def _limit(limit: int, offset: int) -> None:
@@ -226,7 +215,7 @@ class Reviews:
     def get(self, item_id: int) -> ReviewItem:
         """One item by id; NotFound naming ``review_id``."""
         with self._ws.db.read() as conn:
-            return item_from_row(self._row(conn, item_id))
+            return item_from_row(decisions.item_row(conn, item_id))
 
     def list(
         self,
@@ -287,54 +276,11 @@ class Reviews:
         Conflict
             The item is decided, or claimed by someone else (named).
         """
-        self._ws.authorize("review.claim")
-        me = self._ws.actor
-        with self._ws.tx() as conn:
-            done = conn.execute(
-                review_items.update()
-                .where(review_items.c.id == item_id, review_items.c.status == "open")
-                .values(status="claimed", claimed_by=me, claimed_at=datetime.now(UTC))
-            )
-            row = self._row(conn, item_id)
-            if done.rowcount == 1:
-                self._ws.audit.record(
-                    conn, "review.claimed", f"{row.kind}:{row.subject}", {"item": item_id}
-                )
-                return item_from_row(row)
-        if row.status == "claimed" and row.claimed_by == me:
-            return item_from_row(row)
-        raise self._unavailable(row, "claim")
+        return decisions.claim(self._ws, item_id)
 
     def release(self, item_id: int) -> ReviewItem:
         """Give a claimed item back to the queue; its claimer or an admin may."""
-        self._ws.authorize("review.claim")
-        me = self._ws.actor
-        who = self._ws.principal
-        admin = who is None or who.role == "admin"
-        clauses = [review_items.c.id == item_id, review_items.c.status == "claimed"]
-        if not admin:
-            clauses.append(review_items.c.claimed_by == me)
-        with self._ws.tx() as conn:
-            done = conn.execute(
-                review_items.update()
-                .where(*clauses)
-                .values(status="open", claimed_by=None, claimed_at=None)
-            )
-            row = self._row(conn, item_id)
-            if done.rowcount == 1:
-                self._ws.audit.record(
-                    conn, "review.released", f"{row.kind}:{row.subject}", {"item": item_id}
-                )
-                return item_from_row(row)
-        if row.status == "claimed":
-            raise Forbidden(
-                f"Review {item_id} is claimed by {row.claimed_by}; only they or an admin may "
-                "release it.",
-                field="review_id",
-            )
-        if row.status == "open":
-            raise Conflict(f"Review {item_id} is not claimed; nothing to release.")
-        raise self._unavailable(row, "release")
+        return decisions.release(self._ws, item_id)
 
     def decide(
         self, item_id: int, decision: str, *, output: Any = None, comment: str = ""
@@ -353,68 +299,7 @@ class Reviews:
         Conflict
             The item is decided already (decisions are final) or claimed by someone else.
         """
-        self._ws.authorize("review.decide")
-        if decision not in DECISIONS:
-            raise InvalidInput(
-                f"Decision '{decision}' is not known; use approve, edit or reject.",
-                field="decision",
-            )
-        if decision == "edit" and output is None:
-            raise InvalidInput(
-                "An edit needs the corrected output (--output JSON); to let the model's "
-                "answer out use approve, to stop it use reject.",
-                field="output",
-            )
-        if not isinstance(comment, str):
-            raise InvalidInput("comment must be text.", field="comment")
-        me, now = self._ws.actor, datetime.now(UTC)
-        c = review_items.c
-        with self._ws.tx() as conn:
-            row = self._row(conn, item_id)
-            final = {"approve": row.output, "edit": output, "reject": None}[decision]
-            policy = read_policy(conn, row.kind, row.subject)
-            hook = policy.webhook if policy is not None else None
-            done = conn.execute(
-                review_items.update()
-                .where(
-                    c.id == item_id,
-                    sa.or_(c.status == "open", sa.and_(c.status == "claimed", c.claimed_by == me)),
-                )
-                .values(
-                    status=DECISIONS[decision],
-                    claimed_by=me,
-                    claimed_at=sa.func.coalesce(c.claimed_at, now),
-                    final_output=final,
-                    comment=comment,
-                    decided_by=me,
-                    decided_at=now,
-                    webhook=hook,
-                    webhook_status="pending" if hook else None,
-                    webhook_next_at=now if hook else None,
-                )
-            )
-            if done.rowcount == 1:
-                self._ws.audit.record(
-                    conn,
-                    "review.decided",
-                    f"{row.kind}:{row.subject}",
-                    {
-                        "decision": decision,
-                        "reviewer": me,
-                        "item": item_id,
-                        "subject": row.subject,
-                        "version": row.version,
-                        "request_id": row.request_id,
-                        "comment": comment,
-                    },
-                )
-            row = self._row(conn, item_id)
-        if done.rowcount != 1:
-            raise self._unavailable(row, "decide")
-        item = item_from_row(row)
-        if item.kind == "model" and item.request_id and decision in ("approve", "edit"):
-            upkeep.add_labels(self._ws, item)
-        return item
+        return decisions.decide(self._ws, item_id, decision, output=output, comment=comment)
 
     # -- the worker's upkeep ---------------------------------------------------------
     def check_sla(self, *, now: datetime | None = None) -> int:
@@ -424,29 +309,3 @@ class Reviews:
     def deliver_webhooks(self, *, now: datetime | None = None) -> int:
         """Make one attempt at each due webhook delivery of a decision; how many tried."""
         return upkeep.deliver_webhooks(self._ws, now or datetime.now(UTC))
-
-    # -- helpers ---------------------------------------------------------------------
-    def _row(self, conn: Connection, item_id: int) -> Any:
-        if isinstance(item_id, bool) or not isinstance(item_id, int):
-            raise InvalidInput(
-                f"A review id is a whole number, not {item_id!r}.", field="review_id"
-            )
-        row = conn.execute(sa.select(review_items).where(review_items.c.id == item_id)).first()
-        if row is None:
-            raise _missing(item_id)
-        return row
-
-    def _unavailable(self, row: Any, verb: str) -> Conflict:
-        if row.status in PENDING:
-            return Conflict(
-                f"Review {row.id} is claimed by {row.claimed_by}; ask them to release it, or "
-                "pick another item (prodline review list --status open).",
-                field="review_id",
-                claimed_by=row.claimed_by,
-            )
-        return Conflict(
-            f"Review {row.id} was already {row.status} by {row.decided_by}; decisions are "
-            f"final, so there is nothing to {verb}.",
-            field="review_id",
-            status=row.status,
-        )

@@ -111,7 +111,7 @@ def test_two_claims_of_one_item_exactly_one_wins(
     first = make_ws(db_url=db_url, actor="ann")
     second = make_ws(db_url=db_url, actor="bob")
     ids = first.reviews.submit_many(
-        [{"kind": "model", "subject": "m", "mode": "after", "reason": "sample"}] * 6
+        [{"kind": "model", "subject": "m", "mode": "after", "reason": "sample"}] * 4
     )
     for item_id in ids:
         gate = threading.Barrier(2)

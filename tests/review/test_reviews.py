@@ -292,3 +292,29 @@ def test_a_failing_feedback_write_does_not_undo_the_decision(
     assert "storing its labels as feedback failed" in caplog.text
     assert sqlite_ws.reviews.get(item.id).status == "approved"
     assert sqlite_ws.audit.events(action="feedback.received") == []
+
+
+def test_kb_decisions_are_labels_in_the_queue_not_feedback(sqlite_ws: Workspace) -> None:
+    ws = sqlite_ws
+    item = ws.reviews.submit(
+        "kb", "docs", mode="after", reason="groundedness 0.31 < 0.50", score=0.31,
+        input={"question": "refunds?", "contexts": ["14 days"]},
+        output={"answer": "30 days"}, request_id="call-1",
+    )  # fmt: skip
+    ws.reviews.decide(item.id, "edit", output={"answer": "14 days"})
+    assert ws.reviews.labels("kb", "docs") == [
+        {
+            "review_id": item.id,
+            "request_id": "call-1",
+            "version": None,
+            "input": {"question": "refunds?", "contexts": ["14 days"]},
+            "output": {"answer": "30 days"},
+            "label": {"answer": "14 days"},
+            "decision": "edited",
+            "decided_by": "tester",
+            "decided_at": ws.reviews.get(item.id).to_dict()["decided_at"],
+        }
+    ]
+    assert ws.reviews.labels("model", "docs") == []
+    assert ws.audit.events(action="feedback.received") == []
+    assert ws.reviews.count(kind="kb", subject="docs", status="edited") == 1

@@ -17,8 +17,10 @@ PAGES = [
     ("/datasets/points", ["schema-row", "profile-histogram"]),
     ("/lineage", ["lineage-form"]),
     ("/lineage?node=model%3Aclf%402", ["lineage-graph", "lineage-node"]),
-    ("/kbs", ["nav-kbs"]),
-    ("/monitors", ["nav-monitors"]),
+    ("/kbs", ["kb-row"]),
+    ("/kbs/docs", ["nav-kbs"]),
+    ("/monitors", ["monitor-row"]),
+    ("/monitors/clf-drift", ["monitor-run-row", "drift-chart", "performance-chart"]),
     ("/reviews", ["review-filters", "review-row"]),
     ("/audit", ["audit-filters", "audit-row", "verify-status", "verify-last", "verify-button"]),
 ]

@@ -75,6 +75,9 @@ def populate(home: Path) -> tuple[Workspace, dict[str, str]]:
             )
         ws.promote(name, 1, "production")
         ws.promote(name, 2, "production")
+    ws.kbs.create("docs", owner="kb-team", description="help pages")
+    ws.monitors.create("clf-drift", model="clf@production", reference="points@1", window="100")
+    ws.monitors.run("clf-drift")  # no traffic yet: a run with an error verdict, still shown
     for i in range(3):
         ws.reviews.submit(
             "model",

@@ -103,9 +103,18 @@ def line_chart(
 
 
 def bars(
-    title: str, labels: Sequence[str], counts: Sequence[float], *, testid: str = "chart-bars"
+    title: str,
+    labels: Sequence[str],
+    counts: Sequence[float],
+    *,
+    testid: str = "chart-bars",
+    ticks: Sequence[tuple[float, str]] | None = None,
 ) -> Markup:
-    """Vertical bars, one per label (a categorical column's top values)."""
+    """Vertical bars, one per label (a categorical column's top values).
+
+    ``ticks`` replaces the per-bar labels on the axis with (position in bars, text)
+    marks, as a histogram's bin edges.
+    """
     if not counts or max(counts) <= 0:
         return _svg('<text x="48" y="110" class="chart-empty">no values</text>', title, testid)
     top = max(counts)
@@ -123,11 +132,16 @@ def bars(
             f'<rect x="{x0 + 1:.1f}" y="{H - BOTTOM - h:.1f}" width="{max(width - 2, 1):.1f}" '
             f'height="{h:.1f}" class="bar"><title>{escape(label)}: {_fmt(count)}</title></rect>'
         )
-        if n <= 12 or i % max(1, n // 8) == 0:
+        if ticks is None and (n <= 12 or i % max(1, n // 8) == 0):
             parts.append(
                 f'<text x="{x0 + width / 2:.1f}" y="{H - BOTTOM + 14}" class="tick" '
                 f'text-anchor="middle">{escape(str(label)[:12])}</text>'
             )
+    for at, text in ticks or ():
+        parts.append(
+            f'<text x="{LEFT + at * width:.1f}" y="{H - BOTTOM + 14}" class="tick" '
+            f'text-anchor="middle">{escape(text)}</text>'
+        )
     return _svg("".join(parts), title, testid)
 
 
@@ -136,7 +150,9 @@ def histogram(
 ) -> Markup:
     """A numeric column's stored histogram (``edges`` has one more entry than ``counts``)."""
     labels = [f"{_fmt(edges[i])}–{_fmt(edges[i + 1])}" for i in range(len(counts))]
-    return bars(title, labels, [float(c) for c in counts], testid=testid)
+    step = max(1, len(counts) // 5)
+    ticks = [(float(i), _fmt(edges[i])) for i in range(0, len(edges), step)]
+    return bars(title, labels, [float(c) for c in counts], testid=testid, ticks=ticks)
 
 
 NODE_W, NODE_H, COL_W, ROW_H = 170, 28, 210, 40

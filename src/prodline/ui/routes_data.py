@@ -71,11 +71,10 @@ def _dataset(ctx: Ctx, name: str) -> Response:
 
 
 def _column_chart(column: str, prof: Any) -> Markup | None:
+    """A column's chart: its top values when the profile keeps them (categories, codes),
+    else its numeric histogram."""
     if not isinstance(prof, dict):
         return None
-    hist = prof.get("histogram")
-    if isinstance(hist, dict) and hist.get("counts"):
-        return histogram(column, hist["edges"], hist["counts"], testid="profile-histogram")
     top = prof.get("top")
     if isinstance(top, dict) and top.get("counts"):
         labels = [str(v) for v in top.get("values", [])]
@@ -84,6 +83,9 @@ def _column_chart(column: str, prof: Any) -> Markup | None:
             labels.append("other")
             counts.append(float(top["other"]))
         return bars(column, labels, counts, testid="profile-histogram")
+    hist = prof.get("histogram")
+    if isinstance(hist, dict) and hist.get("counts"):
+        return histogram(column, hist["edges"], hist["counts"], testid="profile-histogram")
     return None
 
 

@@ -142,7 +142,9 @@ def uvicorn_config(app: Any, host: str, port: int, *, loop: str = "uvloop") -> u
 def bind(host: str, port: int) -> socket.socket:
     """A bound listening-ready socket, or ``Conflict`` saying the port is taken."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio turns TCP_NODELAY on only for sockets that say so,
+    # and without it small responses wait ~40 ms for the client's delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))

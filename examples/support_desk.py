@@ -112,6 +112,8 @@ def run(ws: pl.Workspace, *, port: int | None = None, servers: bool = True) -> N
                     )
     else:
         console.rule("[bold]7. serve it and ask through the official openai client")
+        # Answers the groundedness check doubts wait in the human review queue (after the fact).
+        ws.reviews.set_policy("kb", KB, mode="after", threshold=0.8, sla="1d")
         _ask_through_a_server(ws, port or _free_port())
     evaluate_pydoc(ws)
 

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from prodline.compliance.service import Compliance
+    from prodline.cost import Costs
     from prodline.data.datasets import Datasets
     from prodline.gates.service import Gates
     from prodline.guard.scan import InputGuard
@@ -108,6 +109,7 @@ class Workspace:
         self._gates: Gates | None = None
         self._guard: InputGuard | None = None
         self._reviews: Reviews | None = None
+        self._costs: Costs | None = None
         self._shares_db = False  # a view from acting_as(): close() leaves the db to its owner
         from prodline.gates.decision import GatePolicy
 
@@ -371,6 +373,15 @@ class Workspace:
             self._reviews = Reviews(self)
         return self._reviews
 
+    @property
+    def costs(self) -> Costs:
+        """Costs: price tables, the meter, budgets, KPIs, reports and route comparisons."""
+        if self._costs is None:
+            from prodline.cost import Costs
+
+            self._costs = Costs(self)
+        return self._costs
+
     def acting_as(self, token: str) -> Workspace:
         """A view of this workspace in which the user of API token ``token`` acts.
 
@@ -407,7 +418,7 @@ class Workspace:
         for name in (
             "_datasets", "_models", "_kbs", "_predictions", "_calls", "_pipelines",
             "_auto_rollback", "_evidence", "_feedback", "_alerts", "_monitors", "_retention",
-            "_compliance", "_gates", "_reviews",
+            "_compliance", "_gates", "_reviews", "_costs",
         ):  # fmt: skip
             setattr(view, name, None)
         from prodline.gates.decision import GatePolicy

@@ -16,8 +16,12 @@ import sys
 from importlib import resources
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from prodline.errors import InvalidInput, ProdlineError
+
+if TYPE_CHECKING:
+    from prodline.workspace import Workspace
 
 __all__ = ["data_path", "example_folder", "load_example", "run_demo", "write_files"]
 
@@ -85,15 +89,14 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def run_demo(*, serve: bool, port: int, rag: bool, servers: bool) -> None:
+def run_demo(*, serve: bool, port: int, rag: bool, servers: bool, server_port: int = 8400) -> None:
     """Run the credit-risk stories (serving, monitoring, governance), then the support-desk
-    one, in the current workspace.
+    one, then the control-plane one, in the current workspace.
 
-    ``serve`` leaves the model server running at the end (Ctrl-C stops it);
-    ``servers=False`` runs both stories without starting any server.
+    ``serve`` leaves the model server and the control plane (API and dashboard) running
+    at the end (Ctrl-C stops them); ``servers=False`` runs the stories without starting
+    any server.
     """
-    from rich.panel import Panel
-
     from prodline.cli.common import console, open_workspace
 
     if serve and not servers:
@@ -105,6 +108,11 @@ def run_demo(*, serve: bool, port: int, rag: bool, servers: bool) -> None:
                 field="--port",
             )
         port = 0  # the story picks a free one
+    if serve and not _port_free(server_port):
+        raise InvalidInput(
+            f"Port {server_port} is in use; run `prodline demo --server-port N` with a free port.",
+            field="--server-port",
+        )
     credit = load_example("credit_risk")
     with open_workspace(create=True) as ws:
         server = credit.run(ws, port=port or None, servers=servers)
@@ -116,23 +124,58 @@ def run_demo(*, serve: bool, port: int, rag: bool, servers: bool) -> None:
             if rag:
                 load_example("support_desk").run(ws, servers=servers)
                 load_example("support_guards").run(ws, servers=servers)
-            if not serve or server is None:
+            control = load_example("control_plane")
+            tokens = control.run(ws, model_server=server)
+            if server is None:
+                console.print("start the API and dashboard with: prodline server")
                 return
-            url, model = server.url, credit.MODEL
-            console.print(
-                Panel.fit(
-                    f"{model}@production is served at {url}\n"
-                    f"try: curl -s {url}/v1/models/{model}/predict "
-                    "-H 'content-type: application/json' "
-                    f'-d \'{{"inputs": [{{"sex": "female", "job": 2, "housing": "own", '
-                    f'"saving_accounts": "little", "checking_account": "moderate", '
-                    f'"credit_amount": 5951, "duration": 48, "purpose": "radio/TV", '
-                    f'"age": 22}}]}}\'\nCtrl-C stops the server.',
-                    style="green",
-                )
-            )
-            with contextlib.suppress(KeyboardInterrupt):
-                server.proc.wait()
+            _control_plane(ws, control, tokens, server, serve=serve, port=server_port)
         finally:
             if server is not None:
                 server.stop()
+
+
+def _control_plane(
+    ws: Workspace,
+    control: ModuleType,
+    tokens: dict[str, str],
+    server: Any,
+    *,
+    serve: bool,
+    port: int,
+) -> None:
+    """Start ``prodline server``'s app; keep it (and the model server) up when ``serve``."""
+    import httpx
+    from rich.panel import Panel
+
+    from prodline.api.server import ControlPlane
+    from prodline.cli.common import console
+
+    model, url = control.MODEL, getattr(server, "url", "")
+    with ControlPlane(ws, port=port if serve else 0, scheduler=serve) as plane:
+        control.print_access(plane.url, tokens)
+        reply = httpx.get(
+            f"{plane.url}/api/v1/reviews",
+            params={"status": "pending"},
+            headers={"authorization": f"Bearer {tokens[control.REVIEWER]}"},
+            timeout=30,
+        )
+        pending = reply.json().get("total", "?") if reply.status_code == 200 else reply.text
+        console.print(f"GET /api/v1/reviews?status=pending as {control.REVIEWER}: {pending} items")
+        if not serve:
+            return
+        console.print(
+            Panel.fit(
+                f"dashboard: {plane.url}  (log in with the admin token above)\n"
+                f"{model}@production is served at {url}\n"
+                f"try: curl -s {url}/v1/models/{model}/predict "
+                "-H 'content-type: application/json' "
+                f'-d \'{{"inputs": [{{"sex": "female", "job": 2, "housing": "own", '
+                f'"saving_accounts": "little", "checking_account": "moderate", '
+                f'"credit_amount": 5951, "duration": 48, "purpose": "radio/TV", '
+                f'"age": 22}}]}}\'\nCtrl-C stops both servers.',
+                style="green",
+            )
+        )
+        with contextlib.suppress(KeyboardInterrupt):
+            server.proc.wait()

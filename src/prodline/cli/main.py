@@ -209,9 +209,14 @@ def _require_kb_gate(ws: Workspace, kb_name: str) -> None:
 @app.command("demo")
 def demo(
     serve_after: bool = typer.Option(
-        True, "--serve/--no-serve", help="Leave the model server running at the end."
+        True,
+        "--serve/--no-serve",
+        help="Leave the model server and the control plane up at the end.",
     ),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="Model server port."),
+    server_port: int = typer.Option(
+        8400, "--server-port", min=1, max=65535, help="Control plane (API, dashboard) port."
+    ),
     rag: bool = typer.Option(True, "--rag/--no-rag", help="Also run the support-desk RAG story."),
     servers: bool = typer.Option(
         True,
@@ -247,7 +252,13 @@ def demo(
             f"wrote {files / 'german_credit.csv'} and {files / 'handbook'}/", highlight=False
         )
         return
-    run_demo(serve=serve_after and servers, port=port, rag=rag, servers=servers)
+    run_demo(
+        serve=serve_after and servers,
+        port=port,
+        rag=rag,
+        servers=servers,
+        server_port=server_port,
+    )
 
 
 def run() -> None:

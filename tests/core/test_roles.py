@@ -46,6 +46,7 @@ EXPECTED: dict[str, set[str]] = {
     "review.configure": {A, M},
     "review.claim": {A, R},
     "review.decide": {A, R},
+    "cost.prices": {A, M},
     "evidence.record": {A, M, D, R},
     "gate.check": {A, M, R},
     "gate.approve": {R},

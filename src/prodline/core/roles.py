@@ -93,6 +93,8 @@ PERMISSIONS: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
         "review.configure": _BUILD,
         "review.claim": frozenset({"admin", "reviewer"}),
         "review.decide": frozenset({"admin", "reviewer"}),
+        # costs: price tables (reading reports needs no role)
+        "cost.prices": _BUILD,
         # evidence and gates
         "evidence.record": frozenset({"admin", "ml-engineer", "data-owner", "reviewer"}),
         "gate.check": frozenset({"admin", "ml-engineer", "reviewer"}),

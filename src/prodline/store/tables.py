@@ -16,6 +16,8 @@ __all__ = [
     "audit_checkpoints",
     "audit_events",
     "audit_head",
+    "budget_spend",
+    "budgets",
     "dataset_versions",
     "datasets",
     "evidence",
@@ -26,10 +28,13 @@ __all__ = [
     "kb_sources",
     "kb_versions",
     "kbs",
+    "kpi_events",
+    "kpis",
     "leases",
     "lineage_edges",
     "llm_calls",
     "metadata",
+    "meter_segments",
     "model_training_data",
     "model_versions",
     "models",
@@ -39,6 +44,7 @@ __all__ = [
     "pipelines",
     "prediction_log",
     "prediction_segments",
+    "price_versions",
     "retention_policies",
     "review_items",
     "review_policies",
@@ -614,4 +620,92 @@ review_items = sa.Table(
     sa.Index("ix_review_items_status", "status", "id"),
     sa.Index("ix_review_items_subject", "kind", "subject", "status"),
     sa.Index("ix_review_items_webhook", "webhook_status", "webhook_next_at"),
+)
+
+# Costs (cost/): versioned price tables, the meter's parquet segments, budgets and KPIs.
+# A price version is never edited: a new table is a new version with its own
+# ``effective_from``; the version in force at a record's ts prices that record.
+price_versions = sa.Table(
+    "price_versions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False, unique=True),
+    sa.Column("effective_from", TS, nullable=False),
+    sa.Column("body", JSON, nullable=False),
+    sa.Column("source_sha256", sa.String(64), nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+# One row per parquet file of metered records under ``<home>/meter/`` (path relative to it).
+meter_segments = sa.Table(
+    "meter_segments",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("path", sa.String(500), nullable=False),
+    sa.Column("rows", sa.Integer, nullable=False),
+    sa.Column("min_ts", TS, nullable=False),
+    sa.Column("max_ts", TS, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Index("ix_meter_segments_ts", "min_ts", "max_ts"),
+)
+
+budgets = sa.Table(
+    "budgets",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(100), nullable=False, unique=True),
+    sa.Column("scope_kind", sa.String(10), nullable=False),  # team model kb token all
+    sa.Column("scope", sa.String(200), nullable=False),
+    sa.Column("period", sa.String(10), nullable=False),  # day week month
+    sa.Column("amount_usd", sa.Float, nullable=False),
+    sa.Column("soft_share", sa.Float, nullable=False, server_default="0.8"),
+    sa.Column("hard", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("on_exceed", sa.String(10), nullable=False, server_default="refuse"),
+    sa.Column("route_to", sa.String(200), nullable=True),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("deleted_at", TS, nullable=True),
+)
+
+# Spend per budget and period (reserved: in flight, settled into spent after the call).
+budget_spend = sa.Table(
+    "budget_spend",
+    metadata,
+    sa.Column("budget_id", sa.ForeignKey("budgets.id"), primary_key=True),
+    sa.Column("period_start", TS, primary_key=True),
+    sa.Column("spent_usd", sa.Float, nullable=False, server_default="0"),
+    sa.Column("reserved_usd", sa.Float, nullable=False, server_default="0"),
+    sa.Column("soft_alerted_at", TS, nullable=True),
+    sa.Column("hard_alerted_at", TS, nullable=True),
+)
+
+kpis = sa.Table(
+    "kpis",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("definition", sa.Text, nullable=False),
+    sa.Column("source", sa.String(10), nullable=False),  # events feedback reviews
+    sa.Column("aggregate", sa.String(10), nullable=False),  # mean sum count rate
+    sa.Column("subject", sa.String(200), nullable=True),
+    sa.Column("baseline", sa.Float, nullable=False),
+    sa.Column("target", sa.Float, nullable=False),
+    sa.Column("direction", sa.String(4), nullable=False),  # up down
+    sa.Column("value_per_unit_usd", sa.Float, nullable=False, server_default="0"),
+    sa.Column("window", sa.String(10), nullable=False),  # day week month
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+kpi_events = sa.Table(
+    "kpi_events",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("kpi_id", sa.ForeignKey("kpis.id"), nullable=False),
+    sa.Column("ts", TS, nullable=False),
+    sa.Column("value", sa.Float, nullable=False),
+    sa.Column("source", sa.String(50), nullable=False),
+    sa.Column("recorded_at", TS, nullable=False),
+    sa.Index("ix_kpi_events_kpi_ts", "kpi_id", "ts"),
 )

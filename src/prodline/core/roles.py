@@ -95,6 +95,9 @@ PERMISSIONS: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
         "review.decide": frozenset({"admin", "reviewer"}),
         # costs: price tables (reading reports needs no role)
         "cost.prices": _BUILD,
+        "cost.budget": _BUILD,
+        "kpi.create": _BUILD,
+        "kpi.record": _SERVE,
         # evidence and gates
         "evidence.record": frozenset({"admin", "ml-engineer", "data-owner", "reviewer"}),
         "gate.check": frozenset({"admin", "ml-engineer", "reviewer"}),

@@ -34,9 +34,9 @@ class Plane:
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)
 
 
-def populate(home: Path) -> tuple[Workspace, dict[str, str]]:
+def populate(home: Path, db_url: str | None = None) -> tuple[Workspace, dict[str, str]]:
     """Open a workspace at ``home`` with data, models and users; return it and the tokens."""
-    ws = Workspace.open(home)
+    ws = Workspace.open(home, db_url=db_url)
     rng = np.random.default_rng(0)
     x = rng.normal(size=(80, 2))
     frame = pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "y": (x[:, 0] > 0).astype(int)})

@@ -126,3 +126,17 @@ def test_two_servers_run_one_scheduler(tmp_path: Path) -> None:
                 assert leases.holder(LEASE) == "two"
                 assert httpx.get(second.url + "/healthz").status_code == 200
         assert leases.holder(LEASE) is None
+
+
+def test_the_servers_limits_guard_the_api(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "prodline.toml").write_text("[server]\nmax_body_bytes = 2048\n")
+    with Workspace.open(home) as ws, ControlPlane(ws, auth=False, ui=False, scheduler=False) as cp:
+        body = {"version": 1, "create": False, "pad": "x" * 10_000}
+        r = httpx.post(cp.url + "/api/v1/models/m/aliases/production/promote", json=body)
+        assert r.status_code == 413 and r.json()["error"]["code"]
+        ok = httpx.get(cp.url + "/api/v1/models")
+        assert ok.status_code == 200 and ok.headers["x-content-type-options"] == "nosniff"
+        docs = httpx.get(cp.url + "/api/v1/docs")
+        assert docs.status_code == 200 and "content-security-policy" not in docs.headers

@@ -28,6 +28,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
+from prometheus_client import CollectorRegistry
 from starlette.exceptions import HTTPException
 
 from prodline.api.auth import Authenticator
@@ -35,6 +36,8 @@ from prodline.api.routers import PREFIX, routers
 from prodline.errors import HTTP_STATUS, ProdlineError
 from prodline.serving.docs import ASSETS
 from prodline.serving.errors import HttpError, install_error_handlers
+from prodline.serving.hardening import HardeningMiddleware
+from prodline.serving.limits import ServerLimits
 
 if TYPE_CHECKING:
     from prodline.workspace import Workspace
@@ -90,7 +93,8 @@ def build_api(
     Raises
     ------
     InvalidInput
-        ``auth`` on a workspace without users (no token could pass).
+        ``auth`` on a workspace without users (no token could pass), or a bad ``[server]``
+        table in ``prodline.toml`` (its limits apply to the API's routes).
     """
     authenticator = Authenticator(ws, auth=auth, ttl_s=ttl_s)
     api = FastAPI(
@@ -118,6 +122,9 @@ def build_api(
         api.include_router(router, prefix=PREFIX)
     if auth:
         api.add_middleware(_ApiGate, authenticator=authenticator)
+    limits = ServerLimits.load(ws.home, server="model")
+    if limits.enabled:  # outside the gate, as on the serving side
+        api.add_middleware(_ApiLimits, limits=limits)
     return api
 
 
@@ -183,6 +190,35 @@ def _add_docs(api: FastAPI) -> None:
             raise HTTPException(404)
         data = (files("fastapi_offline") / "static" / name).read_bytes()
         return Response(data, media_type=media_type, headers={"cache-control": "max-age=86400"})
+
+
+class _ApiLimits:
+    """The servers' limits (``serving.hardening``: body size, JSON depth, concurrency,
+    deadline, security headers) on the API's routes; the ``[server]`` table of
+    ``prodline.toml`` sets them, with the model server's defaults (no rate limit). The docs
+    pages and the dashboard pass untouched (their pages need scripts and styles).
+    """
+
+    def __init__(self, app: ASGI, limits: ServerLimits) -> None:
+        self.app = app
+        self.hardened = HardeningMiddleware(
+            app,
+            limits=limits,
+            render=lambda exc, _status: orjson.dumps(exc.to_dict()),
+            registry=CollectorRegistry(),
+            by_token=True,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if (
+            scope["type"] == "http"
+            and path.startswith(PREFIX + "/")
+            and not path.startswith((DOCS_PATH, f"{PREFIX}/redoc", _ASSETS_PATH))
+        ):
+            await self.hardened(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
 
 class _ApiGate:

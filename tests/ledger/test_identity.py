@@ -189,6 +189,7 @@ def _operations() -> dict[str, Callable[[Workspace], Any]]:
         "review.claim": lambda ws: ws.reviews.claim(1),
         "review.claim (release)": lambda ws: ws.reviews.release(1),
         "review.decide": lambda ws: ws.reviews.decide(1, "approve"),
+        "cost.prices": lambda ws: ws.costs.prices.set("tokens: {}\ncompute: {}\n"),
         "evidence.record": lambda ws: ws.evidence.record(None, "s", "k", {}),  # type: ignore[arg-type]
         "feedback.add": lambda ws: ws.feedback.add("r-1", 1),
         "user.add": lambda ws: ws.identity.add_user("u", "admin"),

@@ -57,7 +57,7 @@ def _seed(home: Path) -> tuple[str, str, list[int]]:
                 output=[{"prediction": i % 2, "probabilities": [0.49, 0.51]}],
                 score=0.5 + i / 100,
             ).id
-            for i in range(3)
+            for i in range(4)
         ]
         ws.identity.add_user("admin", "admin")
         ws.identity.add_user("reviewer", "reviewer")

@@ -87,6 +87,27 @@ def test_reviewer_edits_an_item_output(page: Any, seeded: Seeded) -> None:
         ws.close()
 
 
+def test_reviewer_rejects_an_item_with_a_reason(page: Any, seeded: Seeded) -> None:
+    item = seeded.review_ids[2]
+    login(page, seeded.reviewer_token)
+    page.goto(f"/reviews/{item}")
+    page.get_by_test_id("reject-comment").fill("input looks corrupted")
+    page.get_by_test_id("reject-button").click()
+    expect(page.get_by_test_id("review-status")).to_have_text("rejected")
+    page.goto("/reviews?status=decided")
+    expect(page.locator(f"[data-testid=review-row][data-review-id='{item}']")).to_have_attribute(
+        "data-status", "rejected"
+    )
+
+    ws = seeded.ws()
+    try:
+        decided = ws.reviews.get(item)
+        assert (decided.status, decided.final_output) == ("rejected", None)
+        assert decided.comment == "input looks corrupted"
+    finally:
+        ws.close()
+
+
 def test_forged_and_stale_forms_change_nothing(page: Any, seeded: Seeded) -> None:
     ws = seeded.ws()
     try:

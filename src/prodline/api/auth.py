@@ -41,7 +41,11 @@ _LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 def is_loopback(host: str) -> bool:
-    """Whether ``host`` binds only this machine (127.0.0.0/8, ``::1``, ``localhost``)."""
+    """Whether ``host`` binds only this machine (127.0.0.0/8, ``::1``, ``localhost``).
+
+    >>> [is_loopback(h) for h in ("127.0.0.1", "::1", "localhost", "0.0.0.0", "10.0.0.5")]
+    [True, True, True, False, False]
+    """
     host = host.strip().strip("[]").lower()
     return host in _LOOPBACK or host.startswith("127.")
 

@@ -29,7 +29,19 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Page:
-    """Which slice of a list a request asks for."""
+    """Which slice of a list a request asks for.
+
+    Examples
+    --------
+    >>> Page(page=3, size=20).offset
+    40
+    >>> Page(page=1, size=2).body(["a", "b"], total=5)
+    {'items': ['a', 'b'], 'page': 1, 'size': 2, 'total': 5}
+    >>> Page(size=500)
+    Traceback (most recent call last):
+    ...
+    prodline.errors.InvalidInput: size must be between 1 and 200, got 500.
+    """
 
     page: int = 1
     size: int = DEFAULT_SIZE

@@ -192,6 +192,20 @@ def _operations() -> dict[str, Callable[[Workspace], Any]]:
         "cost.prices": lambda ws: ws.costs.prices.set("tokens: {}\ncompute: {}\n"),
         "evidence.record": lambda ws: ws.evidence.record(None, "s", "k", {}),  # type: ignore[arg-type]
         "feedback.add": lambda ws: ws.feedback.add("r-1", 1),
+        "cost.budget": lambda ws: ws.costs.budgets.create(
+            "b", scope_kind="all", scope="", period="day", amount_usd=1.0
+        ),
+        "cost.budget (delete)": lambda ws: ws.costs.budgets.delete("b"),
+        "kpi.create": lambda ws: ws.costs.kpis.create(
+            "k",
+            definition="d",
+            source="events",
+            aggregate="mean",
+            baseline=0,
+            target=1,
+            direction="up",
+        ),
+        "kpi.record": lambda ws: ws.costs.kpis.record("k", 1.0),
         "user.add": lambda ws: ws.identity.add_user("u", "admin"),
         "user.disable": lambda ws: ws.identity.disable_user("u"),
         "token.create": lambda ws: ws.identity.create_token("u"),

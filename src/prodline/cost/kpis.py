@@ -51,6 +51,7 @@ from prodline.errors import Conflict, InvalidInput, NotFound
 from prodline.store.tables import kpi_events, kpis
 
 if TYPE_CHECKING:
+    from prodline.cost.roi import RoiReport
     from prodline.workspace import Workspace
 
 __all__ = ["MAX_EVENTS", "Kpi", "KpiWindow", "Kpis"]
@@ -215,6 +216,19 @@ class Kpis:
         """The KPI's value over ``[start, end)`` (any span, e.g. the period of an ROI)."""
         kpi = self.get(name)
         return KpiWindow.of(kpi, start, end, self._stats(kpi, [(start, end)])[0])
+
+    def roi(
+        self,
+        name: str,
+        *,
+        period: str | timedelta = "30d",
+        cost_by: str | None = None,
+        now: datetime | None = None,
+    ) -> RoiReport:
+        """The KPI's benefit against its subject's cost over ``period`` (:mod:`~.roi`)."""
+        from prodline.cost.roi import roi
+
+        return roi(self._ws, name, period=period, cost_by=cost_by, now=now)
 
     def _stats(self, kpi: Kpi, bounds: Sequence[tuple[datetime, datetime]]) -> builtins.list[Stats]:
         if kpi.source == "events":

@@ -316,7 +316,8 @@ def _build_api(runtime: Runtime) -> FastAPI:
         # anyone mounting this FastAPI app on its own.
         t0 = time.perf_counter()
         request_id = runtime.new_request_id()
-        status, data = await runtime.predict(name, await request.body(), request_id, t0)
+        user = request.scope.get("prodline.user", "")
+        status, data = await runtime.predict(name, await request.body(), request_id, t0, user)
         return Response(
             data,
             status_code=status,

@@ -16,6 +16,7 @@ requests in flight finish on the old model.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -33,12 +34,20 @@ __all__ = ["MicroBatcher", "Outcome"]
 
 @dataclass
 class Outcome:
-    """One request's share of a batch's prediction (NumPy views, not copies)."""
+    """One request's share of a batch's prediction (NumPy views, not copies).
+
+    ``cpu_ms`` is the request's share of the predict call's CPU time, by rows (measured
+    when the batcher's ``meter_cpu`` is on); ``token_user`` and ``reservation`` are set
+    by the server for metering and budgets (:mod:`prodline.serving.metering`).
+    """
 
     served: ServedModel
     predictions: np.ndarray
     probabilities: np.ndarray | None
     classes: list[Any] | None
+    cpu_ms: float = 0.0
+    token_user: str = ""
+    reservation: Any = None
 
 
 @dataclass
@@ -61,6 +70,7 @@ class MicroBatcher:
         self.max_rows = max_rows
         self.in_thread = in_thread
         self._on_batch = on_batch
+        self.meter_cpu = False  # measure each predict call's CPU time (metering, budgets)
         self._pending: deque[_Job] = deque()
         self._scheduled = False
         self._runner: asyncio.Task[None] | None = None
@@ -143,24 +153,27 @@ class MicroBatcher:
             while end < len(batch) and batch[end].served is served:
                 end += 1
             group = batch[start:end]
+            meter = self.meter_cpu
             try:
-                results.extend(_predict(served, group))
+                results.extend(_predict(served, group, meter))
             except Exception as exc:
                 if len(group) == 1:
                     results.append(_failure(served, exc))
                 else:
                     for job in group:
                         try:
-                            results.extend(_predict(served, [job]))
+                            results.extend(_predict(served, [job], meter))
                         except Exception as one:
                             results.append(_failure(served, one))
             start = end
         return results
 
 
-def _predict(served: ServedModel, group: list[_Job]) -> list[Outcome]:
+def _predict(served: ServedModel, group: list[_Job], meter: bool = False) -> list[Outcome]:
     parts = [job.parsed for job in group]
+    cpu0 = time.thread_time_ns() if meter else 0
     prediction = served.predictor.predict(to_arrays(served.spec, parts))
+    cpu_ns = time.thread_time_ns() - cpu0 if meter else 0
     predictions = np.asarray(prediction.predictions)
     total = sum(part.rows for part in parts)
     if len(predictions) != total:
@@ -170,13 +183,15 @@ def _predict(served: ServedModel, group: list[_Job]) -> list[Outcome]:
     probabilities = prediction.probabilities
     classes = prediction.classes
     if len(group) == 1:
-        return [Outcome(served, predictions, probabilities, classes)]
+        return [Outcome(served, predictions, probabilities, classes, cpu_ns / 1e6)]
     out: list[Outcome] = []
     offset = 0
+    per_row_ms = cpu_ns / 1e6 / total if total else 0.0
     for part in parts:
         end = offset + part.rows
         probs = None if probabilities is None else probabilities[offset:end]
-        out.append(Outcome(served, predictions[offset:end], probs, classes))
+        share = per_row_ms * part.rows
+        out.append(Outcome(served, predictions[offset:end], probs, classes, share))
         offset = end
     return out
 

@@ -69,7 +69,8 @@ class ServingApp:
         elif body is _DISCONNECTED:
             return
         else:
-            status, data = await runtime.predict(name, body, request_id, t0)
+            user = scope.get("prodline.user", "")
+            status, data = await runtime.predict(name, body, request_id, t0, user)
         await send(
             {
                 "type": "http.response.start",

@@ -71,7 +71,11 @@ REFUSALS: dict[int | str, dict[str, Any]] = {
         (400, "Not UTF-8, JSON nested too deep, or a lone surrogate; names the field."),
         (408, "The request body did not arrive within the timeout."),
         (413, "The request body is larger than [server] max_body_bytes."),
-        (429, "Over the rate limit of this token or address; see Retry-After."),
+        (
+            429,
+            "Over the rate limit of this token or address (see Retry-After), or a hard "
+            "budget is spent (code budget_exceeded, details.budget names it).",
+        ),
         (503, "Starting, stopping, too many requests in flight, or no provider answered."),
         (504, "No answer started within the timeout."),
     )

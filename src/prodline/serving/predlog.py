@@ -64,6 +64,8 @@ class PredictionLog(BoundedLogWriter[LogRecord]):
         *,
         on_written: Callable[[int], None] | None = None,
         on_shed: Callable[[int], None] | None = None,
+        on_batch: Callable[[list[LogRecord], bool], None] | None = None,
+        on_close: Callable[[], None] | None = None,
     ) -> None:
         opts = options or ServeOptions()
         super().__init__(
@@ -78,6 +80,8 @@ class PredictionLog(BoundedLogWriter[LogRecord]):
             on_shed=on_shed,
         )
         self.durable = opts.durable_log
+        self._on_batch = on_batch  # metering: the same batches, in this writer thread
+        self._on_close = on_close
         self._writer = PredictionWriter(
             ws.db,
             ws.artifacts,
@@ -133,6 +137,7 @@ class PredictionLog(BoundedLogWriter[LogRecord]):
         if not self.durable:
             if self._retry(lambda: self._writer.write(predictions), len(batch), "write", final):
                 self._count_written(len(batch))
+            self._metered(batch, final)
             return
         error: Exception | None = None
         try:  # the requests are waiting: fail them now rather than retry behind their backs
@@ -146,6 +151,15 @@ class PredictionLog(BoundedLogWriter[LogRecord]):
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._settle, self._settled, error)
         self._writer.seal_full()  # after answering: the Parquet copy is nobody's wait
+        self._metered(batch, final)
+
+    def _metered(self, batch: list[LogRecord], final: bool) -> None:
+        """Hand the batch to the meter (``on_batch``); its failure is not the log's."""
+        if self._on_batch is not None:
+            try:
+                self._on_batch(batch, final)
+            except Exception:
+                log.exception("prediction log: metering a batch failed")
 
     def _settle(self, upto: int, error: Exception | None) -> None:
         """Answer the waiters of records ``<= upto`` (runs in the event loop)."""
@@ -165,8 +179,11 @@ class PredictionLog(BoundedLogWriter[LogRecord]):
                 )
 
     def _closed(self) -> None:
-        """Seal the open columnar segments once everything queued is written."""
+        """Seal the open columnar segments once everything queued is written; write what
+        the meter still holds."""
         self._writer.close()
+        if self._on_close is not None:
+            self._on_close()
 
 
 def _prediction(record: LogRecord) -> Prediction:

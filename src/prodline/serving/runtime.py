@@ -20,6 +20,16 @@ from prodline.ledger.lineage import node
 from prodline.serving.batching import MicroBatcher
 from prodline.serving.feedback import parse_feedback
 from prodline.serving.logqueue import BoundedLogWriter
+from prodline.serving.metering import (
+    BUDGET_STATUS,
+    BudgetRefused,
+    BudgetWatch,
+    MeterSink,
+    budget_refusal,
+    is_budget_exceeded,
+    metered_predictions,
+    metering_enabled,
+)
 from prodline.serving.metrics import ServerMetrics
 from prodline.serving.options import ServeOptions
 from prodline.serving.payload import parse
@@ -117,12 +127,25 @@ class Runtime(ServerState):
             in_thread=opts.predict_in_thread,
             on_batch=self.metrics.observe_batch,
         )
+        self.team = ws.models.model(name).owner
+        metering = metering_enabled(ws.home)
+        self.budgets = BudgetWatch(
+            ws,
+            team=self.team,
+            model=name,
+            by_token=opts.auth == "token",
+            on_refresh=lambda w: setattr(self.batcher, "meter_cpu", metering or w.charging),
+        )
+        self.meter = MeterSink(ws, self.budgets, self.metrics.registry, enabled=metering)
+        self.batcher.meter_cpu = metering
         self.predlog = PredictionLog(
             ws,
             self.subject,
             opts,
             on_written=self.metrics.log_written.inc,
             on_shed=self.metrics.log_shed.inc,
+            on_batch=self._metered,
+            on_close=self.meter.flush,
         )
         self.metrics.watch_log_depth(self.predlog.depth)
         self.watcher = AliasWatcher(
@@ -137,6 +160,7 @@ class Runtime(ServerState):
         self.predlog.start()
         await asyncio.to_thread(self._record_start)
         await self.review.start()
+        await self.budgets.start()
         self.watcher.start()
         self.ready = True
 
@@ -144,6 +168,7 @@ class Runtime(ServerState):
         self.ready = False
         await self.watcher.stop()
         await self.review.stop()
+        await self.budgets.stop()
         await self.batcher.drain()
         self.batcher.close()
         await asyncio.to_thread(self.predlog.close)
@@ -162,6 +187,27 @@ class Runtime(ServerState):
             },
         )
 
+    def _metered(self, batch: list[Any], final: bool) -> None:
+        """Meter a prediction-log batch (the log's writer thread)."""
+        records, reservations = metered_predictions(batch, self.team)
+        self.meter.add(records, reservations, final=final)
+
+    async def _reserve(self, user: str) -> Any:
+        """Reserve the request's cost on the user's hard budgets (None: none applies);
+        ``BudgetRefused`` when one is spent."""
+        watch = self.budgets
+        budgets = watch.hard.get(user)
+        if budgets is None:
+            budgets = await asyncio.to_thread(watch.budgets_of, user)
+        if not budgets:
+            return None
+        try:
+            return await asyncio.to_thread(watch.reserve, user)
+        except Exception as exc:
+            if is_budget_exceeded(exc):
+                raise budget_refusal(exc) from None
+            raise
+
     def _swap(self, new: ServedModel) -> None:
         self.served = new
         self.metrics.served_version.set(new.version)
@@ -169,9 +215,12 @@ class Runtime(ServerState):
 
     # -- the request path ------------------------------------------------------------
     async def predict(
-        self, name: str, body: bytes, request_id: str, t0: float
+        self, name: str, body: bytes, request_id: str, t0: float, user: str = ""
     ) -> tuple[int, bytes]:
-        """Answer one predict request: ``(status, JSON body)``; never raises."""
+        """Answer one predict request: ``(status, JSON body)``; never raises.
+
+        ``user`` is the token's user under ``--auth token`` (metering, token budgets).
+        """
         served = self.served
         if name != served.name:
             return self.error(
@@ -186,12 +235,19 @@ class Runtime(ServerState):
                 t0,
                 request_id,
             )
+        reservation = None
         try:
             parsed = parse(body, served.spec)
+            if self.budgets.enforcing:  # a hard budget applies (or a token's may)
+                reservation = await self._reserve(user)
             outcome = await self.batcher.submit(served, parsed)
+        except BudgetRefused as exc:
+            return self.error(exc, served.version, t0, request_id, status=BUDGET_STATUS)
         except ProdlineError as exc:
+            await self._release(reservation)
             return self.error(exc, served.version, t0, request_id)
         except Exception as exc:  # never a traceback to the client; one in the server log
+            await self._release(reservation)
             log.exception("predict %s failed", request_id)
             return self.error(
                 ProdlineError(f"Unexpected error: {type(exc).__name__}: {exc}"),
@@ -212,12 +268,17 @@ class Runtime(ServerState):
         try:
             data = dumps(answer)
         except TypeError as exc:
+            await self._release(reservation)
             return self.error(
                 ProdlineError(f"Cannot encode the predictions of {used.ref} as JSON: {exc}."),
                 used.version,
                 t0,
                 request_id,
             )
+        if user:
+            outcome.token_user = user
+        if reservation is not None:
+            outcome.reservation = reservation  # settled by the log writer with the cost
         latency = time.perf_counter() - t0
         record = (request_id, time.time(), parsed, outcome, latency * 1000.0)
         try:
@@ -235,6 +296,10 @@ class Runtime(ServerState):
         self.answered += 1
         self.metrics.observe_ok(used.version, latency)
         return 200, data
+
+    async def _release(self, reservation: Any) -> None:
+        if reservation is not None:
+            await asyncio.to_thread(self.budgets.settle, reservation, 0.0)
 
     async def _hold(self, item: Any, version: int, t0: float, request_id: str) -> tuple[int, bytes]:
         """Submit a held prediction's review item, then answer 202 pending_review."""

@@ -212,11 +212,12 @@ def create_rag_app(
         summary="The chunks a question would be answered from",
         responses=error_responses(422, 500, 503) | REFUSALS,
     )
-    async def retrieve(body: RetrieveRequest) -> Response:
+    async def retrieve(body: RetrieveRequest, request: Request) -> Response:
         t0 = time.perf_counter()
         request_id = runtime.new_request_id()
+        user = request.scope.get("prodline.user", "")
         try:
-            result = await asyncio.to_thread(runtime.retrieve, body, request_id, t0)
+            result = await asyncio.to_thread(runtime.retrieve, body, request_id, t0, user)
         except ProdlineError as exc:
             return fail("retrieve", exc, request_id, t0)
         except Exception as exc:
@@ -231,14 +232,15 @@ def create_rag_app(
         description=wire.__doc__ or "",
         responses=error_responses(404, 422, 500, 503) | REFUSALS,
     )
-    async def chat(body: ChatRequest) -> Response:
+    async def chat(body: ChatRequest, request: Request) -> Response:
         t0 = time.perf_counter()
         request_id = runtime.new_request_id()
+        user = request.scope.get("prodline.user", "")
         try:
             if body.stream:
-                question = await asyncio.to_thread(runtime.ask, body, request_id, t0)
+                question = await asyncio.to_thread(runtime.ask, body, request_id, t0, user)
                 return await start_stream(question)
-            answer = await asyncio.to_thread(_ask_and_answer, runtime, body, request_id, t0)
+            answer = await asyncio.to_thread(_ask_and_answer, runtime, body, request_id, t0, user)
         except ProdlineError as exc:
             return fail("chat", exc, request_id, t0)
         except Exception as exc:
@@ -277,8 +279,10 @@ def create_rag_app(
     return api
 
 
-def _ask_and_answer(runtime: RagRuntime, body: ChatRequest, request_id: str, t0: float) -> Answer:
-    return runtime.answer(runtime.ask(body, request_id, t0))
+def _ask_and_answer(
+    runtime: RagRuntime, body: ChatRequest, request_id: str, t0: float, user: str
+) -> Answer:
+    return runtime.answer(runtime.ask(body, request_id, t0, user))
 
 
 def _events(

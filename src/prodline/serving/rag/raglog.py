@@ -39,11 +39,14 @@ from prodline.serving.logqueue import POLL_S, BoundedLogWriter
 if TYPE_CHECKING:
     from prodline.workspace import Workspace
 
-__all__ = ["RagLog", "legacy_log_path"]
+__all__ = ["METER_KEY", "RagLog", "legacy_log_path"]
 
 log = logging.getLogger("prodline.serving")
 
 Record = dict[str, Any]
+METER_KEY = "_meter"
+"""A record's metering note (CPU time, token user, reservation): handed to ``on_batch``,
+never written to the call log."""
 _AUDITED = ("request_id", "provider", "chunk_ids", "groundedness", "flagged")
 _AUDITED_IF_SET = ("guards",)  # only calls a guard acted on carry its events
 
@@ -72,6 +75,8 @@ class RagLog(BoundedLogWriter[Record]):
         shed_audit_interval: float = 60.0,
         on_written: Callable[[int], None] | None = None,
         on_shed: Callable[[int], None] | None = None,
+        on_batch: Callable[[list[Record], list[Any], bool], None] | None = None,
+        on_close: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(
             ws,
@@ -86,6 +91,8 @@ class RagLog(BoundedLogWriter[Record]):
         )
         self.kb = kb
         self._calls = CallWriter(ws.db)
+        self._on_batch = on_batch  # metering: the same batches, in this writer thread
+        self._on_close = on_close
 
     def start(self) -> None:
         """Import a legacy JSON-lines log (once), then start the writer thread."""
@@ -107,6 +114,7 @@ class RagLog(BoundedLogWriter[Record]):
         return False
 
     def _write(self, batch: list[Record], *, final: bool) -> None:
+        notes = [r.pop(METER_KEY, None) for r in batch]  # the meter's, not the call log's
         events = [
             (
                 _action(r),
@@ -122,6 +130,16 @@ class RagLog(BoundedLogWriter[Record]):
 
         if self._retry(write, len(batch), "write", final):
             self._count_written(len(batch))
+        if self._on_batch is not None:
+            try:
+                self._on_batch(batch, notes, final)
+            except Exception:  # the call log never fails for the meter
+                log.exception("rag log: metering a batch failed")
+
+    def _closed(self) -> None:
+        """Write what the meter still holds."""
+        if self._on_close is not None:
+            self._on_close()
 
     def _import_legacy(self) -> None:
         path = legacy_log_path(self._ws.home, self.kb)

@@ -34,6 +34,7 @@ from prodline.llm.abstain import ABSTAIN_BELOW, NOT_COVERED, abstention
 from prodline.monitor import Groundedness, GroundednessScorer, LlmJudge
 from prodline.rag.retrieve import FILTER_KEYS
 from prodline.rag.types import SENSITIVITY_ORDER, Hit
+from prodline.serving.rag.costing import CallMeter, RagCosts
 from prodline.serving.rag.embedcache import CachedEmbed
 from prodline.serving.rag.guarding import (
     ChatGuards,
@@ -44,7 +45,7 @@ from prodline.serving.rag.guarding import (
 )
 from prodline.serving.rag.metrics import RagMetrics
 from prodline.serving.rag.options import RagOptions
-from prodline.serving.rag.raglog import RagLog
+from prodline.serving.rag.raglog import METER_KEY, RagLog
 from prodline.serving.rag.schema import ChatRequest, RetrieveRequest
 from prodline.serving.rag.wire import guard_fields, hit_dict
 from prodline.serving.reviewing import PolicyWatch, ReviewIntake, kb_submission
@@ -72,6 +73,7 @@ class Question:
     temperature: float
     canary: str = ""
     guarded: Guarded = dataclasses.field(default_factory=Guarded)
+    meter: CallMeter = dataclasses.field(default_factory=CallMeter)
 
     def allowed(self) -> list[str]:
         """Texts PII in the answer may come from: the user's messages and the context."""
@@ -127,8 +129,16 @@ class RagRuntime(ServerState):
         )
         self.judge = self.gateway.config.judge
         self.metrics = RagMetrics(kb)
+        self.costs = costs = RagCosts(
+            ws, kb, self.info.owner, self.metrics.registry, by_token=options.auth == "token"
+        )
         self.raglog = RagLog(
-            ws, kb, on_written=self.metrics.log_written.inc, on_shed=self.metrics.log_shed.inc
+            ws,
+            kb,
+            on_written=self.metrics.log_written.inc,
+            on_shed=self.metrics.log_shed.inc,
+            on_batch=costs.metered,
+            on_close=costs.sink.flush,
         )
         self.metrics.watch_log_depth(self.raglog.depth)
         self.review = PolicyWatch(ws, "kb", kb, options.review_poll_interval_s)
@@ -176,11 +186,13 @@ class RagRuntime(ServerState):
         await asyncio.to_thread(self._warm)
         await asyncio.to_thread(self._record_start)
         await self.review.start()
+        await self.costs.watch.start()
         self.ready = True
 
     async def stop(self) -> None:
         self.ready = False
         await self.review.stop()
+        await self.costs.watch.stop()
         await asyncio.to_thread(self.raglog.close)
         await asyncio.to_thread(self.review_intake.close)
         self.gateway.close()
@@ -249,11 +261,20 @@ class RagRuntime(ServerState):
             raise
 
     # -- the request path (worker threads) -------------------------------------------
-    def retrieve(self, req: RetrieveRequest, request_id: str, t0: float) -> dict[str, Any]:
-        """``/v1/retrieve``: the hits as JSON-ready dicts; the call is logged."""
+    def retrieve(
+        self, req: RetrieveRequest, request_id: str, t0: float, user: str = ""
+    ) -> dict[str, Any]:
+        """``/v1/retrieve``: the hits as JSON-ready dicts; the call is logged and metered."""
+        meter = CallMeter(user)
+        with meter.cpu():
+            return self._retrieve(req, request_id, t0, meter)
+
+    def _retrieve(
+        self, req: RetrieveRequest, request_id: str, t0: float, meter: CallMeter
+    ) -> dict[str, Any]:
         if not req.query.strip():
             raise InvalidInput("The query is empty; give some words to search for.", field="query")
-        with self._blocked_logged(request_id, "retrieve", req.query, t0):
+        with self._blocked_logged(request_id, "retrieve", req.query, t0, meter):
             events = self.guards.check_input([("query", req.query)], "retrieve")
         hits = self._search(
             req.query,
@@ -269,6 +290,7 @@ class RagRuntime(ServerState):
             hits,
             t0,
             {"provider": None, "model": None, "mode": req.mode, **guard_fields(events)},
+            meter,
         )
         return {
             "object": "list",
@@ -277,8 +299,13 @@ class RagRuntime(ServerState):
             "hits": [hit_dict(h) for h in hits],
         }
 
-    def ask(self, req: ChatRequest, request_id: str, t0: float) -> Question:
-        """Check a chat request and retrieve its context."""
+    def ask(self, req: ChatRequest, request_id: str, t0: float, user: str = "") -> Question:
+        """Check a chat request and retrieve its context (``user``: the token's, if any)."""
+        meter = CallMeter(user)
+        with meter.cpu():
+            return self._ask(req, request_id, t0, meter)
+
+    def _ask(self, req: ChatRequest, request_id: str, t0: float, meter: CallMeter) -> Question:
         if req.model and req.model != self.kb:
             raise NotFound(
                 f"Knowledge base '{req.model}' is not served here; this server serves "
@@ -297,7 +324,7 @@ class RagRuntime(ServerState):
                 f"messages[{index}].content is empty; the last user message is the question.",
                 field=f"messages[{index}].content",
             )
-        with self._blocked_logged(request_id, "chat", text, t0):
+        with self._blocked_logged(request_id, "chat", text, t0, meter):
             turns = [
                 (f"messages[{i}].content", m.content)
                 for i, m in enumerate(req.messages)
@@ -328,6 +355,7 @@ class RagRuntime(ServerState):
             temperature=req.temperature if req.temperature is not None else 0.0,
             canary=canary,
             guarded=Guarded(events=list(events), quarantined=quarantined),
+            meter=meter,
         )
 
     @property
@@ -345,13 +373,34 @@ class RagRuntime(ServerState):
         The knowledge-base evaluation (``ws.kbs.evaluate``) answers through this and
         :meth:`grade`, so it measures the chat path the server runs.
         """
-        return self.gateway.complete(
+        meter = question.meter
+        with meter.cpu():
+            provider, note = self._plan(question)
+            try:
+                completion = self.gateway.complete(
+                    question.messages,
+                    question.hits,
+                    max_tokens=question.max_tokens,
+                    temperature=question.temperature,
+                    provider=provider,
+                    privacy=self.privacy,
+                )
+            except BaseException:
+                self.costs.release(meter)
+                raise
+        return self.costs.routed(completion, note)
+
+    def _plan(self, question: Question) -> tuple[str | None, str]:
+        """The provider to ask and the budget's routing note (hard budgets only)."""
+        if not self.costs.watch.enforcing:  # no hard budget: one attribute read
+            return self.provider, ""
+        return self.costs.plan(
+            question.meter,
+            self.gateway,
+            self.provider,
             question.messages,
             question.hits,
-            max_tokens=question.max_tokens,
-            temperature=question.temperature,
-            provider=self.provider,
-            privacy=self.privacy,
+            question.max_tokens,
         )
 
     def grade(self, question: Question, completion: Completion) -> Answer:
@@ -365,16 +414,33 @@ class RagRuntime(ServerState):
         Routing errors come on the first ``next``; a guard that blocks mid-stream raises
         ``GuardBlocked`` there (logged), and the server ends the stream with an error.
         """
-        items = self.gateway.stream(
-            question.messages,
-            question.hits,
-            max_tokens=question.max_tokens,
-            temperature=question.temperature,
-            provider=self.provider,
-            privacy=self.privacy,
-        )
+        items = self._streamed(question)
         check = StreamCheck(self.guards, allowed=question.allowed(), canary=question.canary)
         return self._logging_blocks(question, guarded_stream(items, check), check)
+
+    def _streamed(self, question: Question) -> Iterator[str | Completion]:
+        """The gateway's stream, planned (budgets) on the first ``next`` and metered."""
+        meter = question.meter
+        with meter.cpu():
+            provider, note = self._plan(question)
+            items = self.gateway.stream(
+                question.messages,
+                question.hits,
+                max_tokens=question.max_tokens,
+                temperature=question.temperature,
+                provider=provider,
+                privacy=self.privacy,
+            )
+        try:
+            while True:
+                with meter.cpu():
+                    item = next(items, None)
+                if item is None:
+                    return
+                yield self.costs.routed(item, note) if isinstance(item, Completion) else item
+        except BaseException:
+            self.costs.release(meter)
+            raise
 
     def _logging_blocks(
         self, question: Question, items: Iterator[str | Completion], check: StreamCheck
@@ -385,30 +451,42 @@ class RagRuntime(ServerState):
                     question.guarded.events.extend(check.events)
                 yield item
         except GuardBlocked as exc:
-            self._log_blocked(question.request_id, "chat", question.text, question.t0, exc)
+            q = question
+            self._log_blocked(q.request_id, "chat", q.text, q.t0, exc, q.meter)
             raise
 
     @contextlib.contextmanager
     def _blocked_logged(
-        self, request_id: str, endpoint: str, text: str, t0: float
+        self, request_id: str, endpoint: str, text: str, t0: float, meter: CallMeter | None
     ) -> Iterator[None]:
         try:
             yield
         except GuardBlocked as exc:
-            self._log_blocked(request_id, endpoint, text, t0, exc)
+            self._log_blocked(request_id, endpoint, text, t0, exc, meter)
             raise
 
     def _log_blocked(
-        self, request_id: str, endpoint: str, text: str, t0: float, exc: GuardBlocked
+        self,
+        request_id: str,
+        endpoint: str,
+        text: str,
+        t0: float,
+        exc: GuardBlocked,
+        meter: CallMeter | None,
     ) -> None:
         extra = {"blocked": True, "guards": exc.record, "provider": None}
-        self._log(request_id, endpoint, text, [], t0, extra)
+        self._log(request_id, endpoint, text, [], t0, extra, meter)
 
     def finish(self, question: Question, completion: Completion, *, stream: bool) -> Answer:
         """Score and guard a completion, queue its log record and count it."""
+        with question.meter.cpu():
+            return self._finish(question, completion, stream)
+
+    def _finish(self, question: Question, completion: Completion, stream: bool) -> Answer:
         answer = self.grade(question, completion)
         grounded = answer.grounded
-        with self._blocked_logged(question.request_id, "chat", question.text, question.t0):
+        q = question
+        with self._blocked_logged(q.request_id, "chat", q.text, q.t0, q.meter):
             if not stream:  # a stream was checked as it went (StreamCheck)
                 text, events = self.guards.check_text(
                     completion.text, allowed=question.allowed(), canary=question.canary
@@ -446,6 +524,7 @@ class RagRuntime(ServerState):
                 "redactions": dict(getattr(completion, "redactions", {}) or {}),
                 **guard_fields(question.guarded.events, question.guarded.quarantined),
             },
+            question.meter,
         )
         self.metrics.observe_answer(
             completion.provider,
@@ -477,6 +556,7 @@ class RagRuntime(ServerState):
         hits: Sequence[Hit],
         t0: float,
         extra: dict[str, Any],
+        meter: CallMeter | None = None,
     ) -> None:
         record = {
             "request_id": request_id,
@@ -492,4 +572,6 @@ class RagRuntime(ServerState):
             "latency_ms": round((time.perf_counter() - t0) * 1000.0, 3),
             **extra,
         }
+        if meter is not None:
+            record[METER_KEY] = meter.note()
         self.raglog.put(record)

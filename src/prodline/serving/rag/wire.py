@@ -49,6 +49,7 @@ from prodline.llm import Completion
 from prodline.llm.abstain import abstention
 from prodline.monitor import Groundedness
 from prodline.rag.types import Hit
+from prodline.serving.metering import BUDGET_STATUS, BudgetRefused
 
 __all__ = [
     "DONE",
@@ -66,7 +67,10 @@ DONE = b"data: [DONE]\n\n"
 
 
 def status_of(exc: ProdlineError) -> int:
-    """HTTP status of an error; no provider could answer is 503 (with the tried list)."""
+    """HTTP status of an error; no provider could answer is 503 (with the tried list), a
+    spent hard budget 429 (``budget_exceeded``)."""
+    if exc.code == BudgetRefused.code:
+        return BUDGET_STATUS
     return HTTP_STATUS.get(exc.code, 500)
 
 

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from prodline.api.routers import (
     audit,
+    costs,
     datasets,
     evidence,
     kbs,
@@ -32,6 +33,7 @@ def routers() -> list[APIRouter]:
         monitors.router,
         pipelines.router,
         reviews.router,
+        costs.router,
         audit.router,
         lineage.router,
     ]

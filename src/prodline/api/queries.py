@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from prodline.errors import InvalidInput, NotFound
-from prodline.models.entities import ModelVersion
+from prodline.models.entities import ModelVersion, RegisteredModel
 from prodline.store.tables import (
     aliases,
     audit_events,
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from prodline.api.pagination import Page
     from prodline.workspace import Workspace
 
-__all__ = ["AuditFilter", "audit_page", "lineage_graph", "model_versions_page"]
+__all__ = ["AuditFilter", "audit_page", "lineage_graph", "model_versions_page", "models_page"]
 
 
 def _model_row(conn: sa.Connection, ws: Workspace, name: str) -> Any:
@@ -39,6 +39,48 @@ def _model_row(conn: sa.Connection, ws: Workspace, name: str) -> Any:
         ws.models.model(name)  # NotFound naming the models that exist
         raise NotFound(f"Model '{name}' does not exist.", field="name")
     return row
+
+
+def models_page(ws: Workspace, page: Page) -> dict[str, Any]:
+    """One page of the registered models, by name, with latest version and aliases."""
+    with ws.db.read() as conn:
+        total = conn.execute(sa.select(sa.func.count()).select_from(models)).scalar_one()
+        rows = conn.execute(
+            sa.select(models).order_by(models.c.name).offset(page.offset).limit(page.size)
+        ).all()
+        ids = [r.id for r in rows]
+        latest: dict[int, int] = {}
+        held: dict[int, dict[str, int]] = {}
+        if ids:
+            newest = sa.func.max(model_versions.c.version).label("v")
+            latest = {
+                int(r.model_id): int(r.v or 0)
+                for r in conn.execute(
+                    sa.select(model_versions.c.model_id, newest)
+                    .where(model_versions.c.model_id.in_(ids))
+                    .group_by(model_versions.c.model_id)
+                )
+            }
+            for a in conn.execute(
+                sa.select(aliases.c.model_id, aliases.c.alias, aliases.c.version)
+                .where(aliases.c.model_id.in_(ids))
+                .order_by(aliases.c.alias)
+            ):
+                held.setdefault(int(a.model_id), {})[a.alias] = int(a.version)
+    items = [
+        RegisteredModel(
+            name=r.name,
+            owner=r.owner,
+            description=r.description or "",
+            risk_level=r.risk_level,
+            created_by=r.created_by,
+            created_at=r.created_at,
+            latest_version=latest.get(r.id, 0),
+            aliases=held.get(r.id, {}),
+        ).to_dict()
+        for r in rows
+    ]
+    return page.body(items, int(total))
 
 
 def model_versions_page(
@@ -135,6 +177,9 @@ def audit_page(ws: Workspace, page: Page, where: AuditFilter) -> dict[str, Any]:
         query = query.where(t.c.actor == where.actor)
     if where.subject:
         query = query.where(t.c.subject.startswith(where.subject, autoescape=True))
+        if ws.db.is_sqlite:  # SQLite's LIKE ignores case, so no index serves it; a range can
+            upper = where.subject[:-1] + chr(ord(where.subject[-1]) + 1)
+            query = query.where(t.c.subject >= where.subject, t.c.subject < upper)
     if where.before is not None:
         query = query.where(t.c.seq < where.before)
     query = query.offset(page.offset).limit(page.size + 1)

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from prodline.api.deps import Actor, Paging, Reader
 from prodline.api.pagination import paged
-from prodline.api.queries import model_versions_page
+from prodline.api.queries import model_versions_page, models_page
 from prodline.errors import Conflict, NotFound
 
 __all__ = ["PromoteBody", "router"]
@@ -33,7 +33,7 @@ class PromoteBody(BaseModel):
 @router.get("", summary="Registered models, by name")
 def list_models(ws: Reader, page: Paging) -> dict[str, Any]:
     """Each registered model with its latest version and aliases."""
-    return paged(page, ws.models.models(), lambda m: m.to_dict())
+    return models_page(ws, page)
 
 
 @router.get("/{name}", summary="One registered model")

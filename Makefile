@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/fairness.py
 	$(BIN)/python bench/poisoning.py
 	$(BIN)/python bench/guard.py
+	$(BIN)/python bench/control_plane.py
 
 # Long: builds a 200k-vector HNSW index several times and Chroma's venv on first use.
 bench-retrieval: $(STAMP)

@@ -14,8 +14,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The demo's workspace is made anew on every run (the stories start from an empty one).
+DEMO_HOME := $(CURDIR)/.prodline-demo
+
 demo: $(STAMP)
-	$(BIN)/prodline demo
+	rm -rf $(DEMO_HOME)
+	PRODLINE_HOME=$(DEMO_HOME) $(BIN)/prodline demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

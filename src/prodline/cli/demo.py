@@ -114,7 +114,14 @@ def run_demo(*, serve: bool, port: int, rag: bool, servers: bool, server_port: i
             field="--server-port",
         )
     credit = load_example("credit_risk")
+    control = load_example("control_plane")
     with open_workspace(create=True) as ws:
+        if any(m.name == credit.MODEL for m in ws.models.models()):
+            raise InvalidInput(
+                f"The workspace {ws.home} has already run the demo (model {credit.MODEL} "
+                "exists) and the stories start from an empty one; run it in a new workspace: "
+                "PRODLINE_HOME=$(mktemp -d) prodline demo (make demo does that in .prodline-demo)."
+            )
         server = credit.run(ws, port=port or None, servers=servers)
         try:
             load_example("credit_monitoring").run(
@@ -124,7 +131,6 @@ def run_demo(*, serve: bool, port: int, rag: bool, servers: bool, server_port: i
             if rag:
                 load_example("support_desk").run(ws, servers=servers)
                 load_example("support_guards").run(ws, servers=servers)
-            control = load_example("control_plane")
             tokens = control.run(ws, model_server=server)
             if server is None:
                 console.print("start the API and dashboard with: prodline server")

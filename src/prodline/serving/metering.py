@@ -8,7 +8,7 @@ rows, latency, and who to charge: ``team`` is the owner of the model or knowledg
 (read once at start) and ``token_user`` the authenticated user under ``--auth token``.
 The request path only notes the numbers on what it already queues for its log; the log
 writer thread turns them into records, prices them with the price version in force and
-hands them to ``ws.costs.meter.write`` in batches (at most one file a second), off the
+hands them to ``ws.costs.meter`` in batches (at most one file every 5 seconds), off the
 request path. ``[cost] metering = false`` in ``prodline.toml`` turns it off.
 
 **Budgets.** A :class:`BudgetWatch` keeps the budgets that apply to the server's model or
@@ -55,10 +55,13 @@ __all__ = [
     "budget_refusal",
     "budget_route",
     "is_budget_exceeded",
+    "COLUMNS",
+    "Columns",
+    "columns_of",
+    "costs_of",
     "meter_record",
     "metered_predictions",
     "metering_enabled",
-    "record_cost",
 ]
 
 log = logging.getLogger("prodline.serving")
@@ -69,8 +72,8 @@ BUDGET_STATUS = 429
 REFRESH_S = 5.0
 """How often the servers re-read the applicable budgets and the price version."""
 
-_FLUSH_S = 1.0  # the meter writes at most one file per this many seconds...
-_FLUSH_RECORDS = 20_000  # ...unless this many records are waiting
+_FLUSH_S = 5.0  # the meter writes at most one file per this many seconds...
+_FLUSH_RECORDS = 50_000  # ...unless this many records are waiting
 
 
 def metering_enabled(home: Any) -> bool:
@@ -127,21 +130,57 @@ def is_budget_exceeded(exc: BaseException) -> bool:
     return hasattr(exc, "budget") and hasattr(exc, "on_exceed")
 
 
-def record_cost(price: Any, record: Mapping[str, Any]) -> tuple[float, bool]:
-    """``(cost in USD, known)`` of one metered record under price version ``price``.
+COLUMNS = (
+    "ts",
+    "kind",
+    "request_id",
+    "team",
+    "model",
+    "version",
+    "kb",
+    "token_user",
+    "provider",
+    "llm_model",
+    "input_tokens",
+    "output_tokens",
+    "cpu_ms",
+    "gpu_ms",
+    "rows",
+    "latency_ms",
+)
+"""The metered record's fields (``prodline.cost.meter.METER_SCHEMA``), in order."""
 
-    Unknown token prices (or no price version) leave the token part out and say so.
-    """
+Columns = dict[str, list[Any]]
+"""Metered records as one list per field of ``COLUMNS`` (``ts``: epoch microseconds)."""
+
+
+def columns_of(records: Sequence[Mapping[str, Any]]) -> Columns:
+    """Records (dicts of :func:`meter_record`) as columns."""
+    return {name: [r[name] for r in records] for name in COLUMNS}
+
+
+def costs_of(price: Any, columns: Columns) -> tuple[list[float], list[bool]]:
+    """Each record's cost in USD under price version ``price``, and whether its token
+    price is unknown (then only its compute is counted; no price version: all 0)."""
+    n = len(columns["request_id"])
+    unknown = [False] * n
     if price is None:
-        return 0.0, False
-    cost = float(price.compute_cost(cpu_ms=record["cpu_ms"], gpu_ms=record["gpu_ms"]))
-    tin, tout = record["input_tokens"], record["output_tokens"]
-    if record["provider"] and (tin or tout):
-        tokens = price.token_cost(record["provider"], record["llm_model"], tin, tout)
-        if tokens is None:
-            return cost, False
-        cost += float(tokens)
-    return cost, True
+        return [0.0] * n, unknown
+    cpu_rate = float(price.compute_cost(cpu_ms=1.0))
+    gpu_rate = float(price.compute_cost(gpu_ms=1.0))
+    cpu, gpu = columns["cpu_ms"], columns["gpu_ms"]
+    costs = [c * cpu_rate + g * gpu_rate for c, g in zip(cpu, gpu, strict=True)]
+    providers = columns["provider"]
+    if any(providers):
+        tin, tout, models = columns["input_tokens"], columns["output_tokens"], columns["llm_model"]
+        for i, provider in enumerate(providers):
+            if provider and (tin[i] or tout[i]):
+                tokens = price.token_cost(provider, models[i], tin[i], tout[i])
+                if tokens is None:
+                    unknown[i] = True
+                else:
+                    costs[i] += float(tokens)
+    return costs, unknown
 
 
 class CostCounters:
@@ -174,22 +213,43 @@ class CostCounters:
             registry=registry,
         )
 
-    def add(self, record: Mapping[str, Any], cost: float, known: bool) -> None:
-        provider = record["provider"]
-        route = (
-            f"{provider}/{record['llm_model']}"
-            if provider
-            else f"self-hosted/{record['model'] or record['kb']}"
-        )
-        team = record["team"]
+    def add(self, columns: Columns, costs: list[float], unknown: list[bool]) -> None:
+        """Count a batch: summed per route and team (one ``inc`` per series)."""
+        provider, llm = columns["provider"], columns["llm_model"]
+        model, kb, team = columns["model"], columns["kb"], columns["team"]
+        cpu, gpu = columns["cpu_ms"], columns["gpu_ms"]
+        tin, tout = columns["input_tokens"], columns["output_tokens"]
+        if not any(provider) and _uniform(model) and _uniform(kb) and _uniform(team):
+            self._inc(("", "", model[0], kb[0], team[0]), sum(costs), sum(cpu) + sum(gpu), 0, 0, 0)
+            return
+        sums: dict[tuple[str, ...], list[float]] = {}
+        for i, key in enumerate(zip(provider, llm, model, kb, team, strict=True)):
+            acc = sums.setdefault(key, [0.0, 0.0, 0, 0, 0])
+            acc[0] += costs[i]
+            acc[1] += cpu[i] + gpu[i]
+            acc[2] += tin[i]
+            acc[3] += tout[i]
+            acc[4] += unknown[i]
+        for group, (cost, ms, ins, outs, missing) in sums.items():
+            self._inc(group, cost, ms, int(ins), int(outs), int(missing))
+
+    def _inc(
+        self, key: tuple[str, ...], cost: float, ms: float, ins: int, outs: int, missing: int
+    ) -> None:
+        provider, llm, model, kb, team = key
+        route = f"{provider}/{llm}" if provider else f"self-hosted/{model or kb}"
         self.cost.labels(route, team).inc(cost)
-        self.compute.labels(route, team).inc(record["cpu_ms"] + record["gpu_ms"])
-        if record["input_tokens"]:
-            self.tokens.labels("input", route, team).inc(record["input_tokens"])
-        if record["output_tokens"]:
-            self.tokens.labels("output", route, team).inc(record["output_tokens"])
-        if not known and provider:
-            self.unknown.labels(route, team).inc()
+        self.compute.labels(route, team).inc(ms)
+        if ins:
+            self.tokens.labels("input", route, team).inc(ins)
+        if outs:
+            self.tokens.labels("output", route, team).inc(outs)
+        if missing:
+            self.unknown.labels(route, team).inc(missing)
+
+
+def _uniform(values: list[Any]) -> bool:
+    return not values or min(values) == max(values)
 
 
 class BudgetWatch:
@@ -328,13 +388,14 @@ class BudgetWatch:
 class MeterSink:
     """What a log writer thread hands metered records to.
 
-    ``add(records, settle)`` prices the records (``watch.price``), counts them in
-    Prometheus, settles the reservations (``(reservation, record)`` pairs) and charges
-    soft budgets, then keeps the records until a second has passed since the last write
-    (or many are waiting), and writes them with ``ws.costs.meter.write``. ``flush()``
-    writes what is left (at close). A store error is logged and the records are dropped
-    (counted in ``prodline_meter_records_total{outcome="dropped"}``): the prediction
-    and call logs never wait for the meter.
+    ``add(columns, reservations)`` prices a batch (``watch.price``), settles its
+    reservations (``(reservation, index)`` pairs) and charges soft budgets; with metering
+    on it also counts the batch in Prometheus and keeps the records until 5 seconds have
+    passed since the last write (or many are waiting), then writes them as one segment
+    (``ws.costs.meter.write_table``). ``flush()`` writes what is left (at close). A store
+    error is logged and the records are dropped (counted in
+    ``prodline_meter_records_total{outcome="dropped"}``): the prediction and call logs
+    never wait for the meter.
     """
 
     def __init__(
@@ -352,52 +413,57 @@ class MeterSink:
         )
         self._written = outcomes.labels("written")
         self._dropped = outcomes.labels("dropped")
-        self._pending: list[dict[str, Any]] = []
+        self._pending: Columns = {name: [] for name in COLUMNS}
         self._last = time.monotonic()
 
     def add(
         self,
-        records: Sequence[dict[str, Any]],
-        reservations: Sequence[tuple[Any, float]] = (),
+        columns: Columns,
+        reservations: Sequence[tuple[Any, int]] = (),
         *,
         final: bool = False,
     ) -> None:
-        """Meter one log batch (writer thread); ``reservations`` pairs each reservation
-        with the index of its record in ``records``."""
+        """Meter one log batch (writer thread)."""
+        if not columns["request_id"]:
+            return
         watch = self.watch
-        price = watch.price
-        costs = [record_cost(price, r) for r in records]
+        costs, unknown = costs_of(watch.price, columns)
         for reservation, index in reservations:
-            watch.settle(reservation, costs[int(index)][0])
-        if costs:
-            watch.last_cost = costs[-1][0]
-        by_user: dict[str, float] = {}
-        for record, (cost, _) in zip(records, costs, strict=True):
-            by_user[record["token_user"]] = by_user.get(record["token_user"], 0.0) + cost
-        watch.charge_soft(by_user)
+            watch.settle(reservation, costs[index])
+        watch.last_cost = costs[-1]
+        if any(watch.soft.values()):
+            by_user: dict[str, float] = {}
+            for user, cost in zip(columns["token_user"], costs, strict=True):
+                by_user[user] = by_user.get(user, 0.0) + cost
+            watch.charge_soft(by_user)
         if not self.enabled:
             return
-        counters = self.counters
-        for record, (cost, known) in zip(records, costs, strict=True):
-            counters.add(record, cost, known)
-        self._pending.extend(records)
-        now = time.monotonic()
-        if final or len(self._pending) >= _FLUSH_RECORDS or now - self._last >= _FLUSH_S:
+        self.counters.add(columns, costs, unknown)
+        pending = self._pending
+        for name in COLUMNS:
+            pending[name].extend(columns[name])
+        waiting = len(pending["request_id"])
+        if final or waiting >= _FLUSH_RECORDS or time.monotonic() - self._last >= _FLUSH_S:
             self.flush()
 
     def flush(self) -> None:
-        """Write the records waiting (writer thread, or at close)."""
-        pending, self._pending = self._pending, []
+        """Write the records waiting as one meter segment (writer thread, or at close)."""
+        pending, self._pending = self._pending, {name: [] for name in COLUMNS}
         self._last = time.monotonic()
-        if not pending:
+        count = len(pending["request_id"])
+        if not count:
             return
         try:
-            self._ws.costs.meter.write(pending)
+            import pyarrow as pa
+
+            ts = pa.array(pending.pop("ts"), type=pa.timestamp("us", tz="UTC"))
+            table = pa.table({"ts": ts, **pending})
+            self._ws.costs.meter.write_table(table)
         except Exception as exc:
-            log.warning("meter: cannot write %d records (%s); dropped", len(pending), exc)
-            self._dropped.inc(len(pending))
+            log.warning("meter: cannot write %d records (%s); dropped", count, exc)
+            self._dropped.inc(count)
             return
-        self._written.inc(len(pending))
+        self._written.inc(count)
 
 
 def meter_record(
@@ -419,9 +485,9 @@ def meter_record(
     rows: int = 1,
     latency_ms: float = 0.0,
 ) -> dict[str, Any]:
-    """One record with the fields of ``prodline.cost.meter.Meter.write``."""
+    """One record with the fields of ``COLUMNS`` (``ts``: a Unix time, kept in µs)."""
     return {
-        "ts": datetime.fromtimestamp(ts, UTC),
+        "ts": round(ts * 1e6),
         "kind": kind,
         "request_id": request_id,
         "team": team,
@@ -440,29 +506,29 @@ def meter_record(
     }
 
 
-def metered_predictions(
-    batch: Sequence[Any], team: str
-) -> tuple[list[dict[str, Any]], list[tuple[Any, int]]]:
-    """The metered records of a prediction-log batch (``LogRecord`` tuples) and the
-    reservations to settle, each with the index of its record."""
-    records: list[dict[str, Any]] = []
-    reservations: list[tuple[Any, int]] = []
-    for request_id, wall, parsed, outcome, latency_ms in batch:
-        served = outcome.served
-        if outcome.reservation is not None:
-            reservations.append((outcome.reservation, len(records)))
-        records.append(
-            meter_record(
-                ts=wall,
-                kind="predict",
-                request_id=request_id,
-                team=team,
-                token_user=outcome.token_user,
-                model=served.name,
-                version=served.version,
-                cpu_ms=outcome.cpu_ms,
-                rows=parsed.rows,
-                latency_ms=latency_ms,
-            )
-        )
-    return records, reservations
+def metered_predictions(batch: Sequence[Any], team: str) -> tuple[Columns, list[tuple[Any, int]]]:
+    """The metered records of a prediction-log batch (``LogRecord`` tuples: request id,
+    Unix time, parsed request, outcome, latency ms) as columns, and the reservations to
+    settle, each with the index of its record."""
+    n = len(batch)
+    outcomes = [r[3] for r in batch]
+    columns: Columns = {
+        "ts": [round(r[1] * 1e6) for r in batch],
+        "kind": ["predict"] * n,
+        "request_id": [r[0] for r in batch],
+        "team": [team] * n,
+        "model": [o.served.name for o in outcomes],
+        "version": [o.served.version for o in outcomes],
+        "kb": [""] * n,
+        "token_user": [o.token_user for o in outcomes],
+        "provider": [""] * n,
+        "llm_model": [""] * n,
+        "input_tokens": [0] * n,
+        "output_tokens": [0] * n,
+        "cpu_ms": [o.cpu_ms for o in outcomes],
+        "gpu_ms": [0.0] * n,
+        "rows": [r[2].rows for r in batch],
+        "latency_ms": [float(r[4]) for r in batch],
+    }
+    reservations = [(o.reservation, i) for i, o in enumerate(outcomes) if o.reservation]
+    return columns, reservations

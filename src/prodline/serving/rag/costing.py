@@ -30,6 +30,7 @@ from prodline.serving.metering import (
     MeterSink,
     budget_refusal,
     budget_route,
+    columns_of,
     is_budget_exceeded,
     meter_record,
     metering_enabled,
@@ -175,7 +176,7 @@ class RagCosts:
             if reservation is not None:
                 reservations.append((reservation, len(records)))
             records.append(self._record(record, cpu_ms, user))
-        self.sink.add(records, reservations, final=final)
+        self.sink.add(columns_of(records), reservations, final=final)
 
     def _record(self, call: Mapping[str, Any], cpu_ms: float, user: str) -> dict[str, Any]:
         endpoint = call.get("endpoint", "chat")

@@ -84,7 +84,10 @@ def test_sigterm_stops_cleanly_and_releases_the_lease(tmp_path: Path) -> None:
         assert proc.stdout is not None
         facts = json.loads(proc.stdout.readline())
         assert facts["auth"] is False and facts["scheduler"] is True
+        assert facts["dashboard"] == facts["url"] + "/"  # prodline.ui is mounted at /
         _wait_up(facts["url"], proc)
+        page = httpx.get(facts["url"] + "/", timeout=10, follow_redirects=True)
+        assert page.status_code == 200 and "text/html" in page.headers["content-type"]
         with Workspace.open(home) as ws:
             leases = Leases(ws.db)
             deadline = time.monotonic() + 10

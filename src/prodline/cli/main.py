@@ -14,8 +14,21 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from prodline.cli import (
+    budget,
+    data,
+    drift,
+    feedback,
+    gate,
+    guard,
+    kb,
+    kpi,
+    ledger,
+    model,
+    monitor,
+    review,
+)
 from prodline.cli import cost as cost_command
-from prodline.cli import data, drift, feedback, gate, guard, kb, ledger, model, monitor, review
 from prodline.cli import server as server_command
 from prodline.cli.common import console, err_console, open_workspace, print_json, split_ref
 from prodline.cli.compliance import app as compliance_app
@@ -55,6 +68,8 @@ app.add_typer(token_app, name="token")
 app.add_typer(guard.app, name="guard")
 app.add_typer(review.app, name="review")
 app.add_typer(cost_command.app, name="cost")
+app.add_typer(budget.app, name="budget")
+app.add_typer(kpi.app, name="kpi")
 app.command("server")(server_command.server)
 
 

@@ -108,6 +108,10 @@ def test_soft_budget_alerts_once_at_its_share(shared: Workspace) -> None:
     assert len(_alerts(shared, "soft")) == 2
     # the next day is a new period with nothing spent
     assert budgets.status("soft", now=NOW + timedelta(days=1)).spent_usd == 0
+    # one call past both thresholds, settled by another process's service: both alerts
+    jump = budgets.create("jump", scope_kind="model", scope="j", period="week", amount_usd=1.0)
+    Budgets(shared).settle(budgets.reserve([jump.id], 0.1, now=NOW), 1.5)
+    assert _alerts(shared, "jump") == ["budget_soft", "budget_exceeded"]
 
 
 def test_hard_budget_refuses_naming_it_and_reserves_nothing(shared: Workspace) -> None:

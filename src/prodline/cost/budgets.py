@@ -244,6 +244,7 @@ class Budgets:
         actual = max(0.0, number(actual_usd, "actual_usd"))
         s = budget_spend.c
         crossed = []
+        known = {b.id: b for b in self._definitions([i for i, _ in reservation.periods])}
         with self._ws.tx() as conn:
             for budget_id, start in reservation.periods:
                 row = conn.execute(
@@ -257,14 +258,14 @@ class Budgets:
                     )
                     .returning(s.spent_usd, s.soft_alerted_at, s.hard_alerted_at)
                 ).first()
-                budget = self._by_id.get(budget_id)
-                if row is None or budget is None:
+                budget = known[budget_id]
+                if row is None:
                     continue
                 share = float(row.spent_usd) / budget.amount_usd
+                if share >= budget.soft_share and row.soft_alerted_at is None:
+                    crossed.append((budget, start, "budget_soft"))
                 if share >= 1.0 and row.hard_alerted_at is None:
                     crossed.append((budget, start, "budget_exceeded"))
-                elif share >= budget.soft_share and row.soft_alerted_at is None:
-                    crossed.append((budget, start, "budget_soft"))
         for budget, start, kind in crossed:
             self._alert_once(budget, start, kind)
 
@@ -295,8 +296,13 @@ class Budgets:
                 .values({column: datetime.now(UTC)})
             ).rowcount
             if claimed == 1:
-                what = "reached its amount" if kind == "budget_exceeded" else (
-                    f"passed {budget.soft_share:.0%} of its amount")  # fmt: skip
+                what = (
+                    f"passed {budget.soft_share:.0%} of its amount"
+                    if kind == "budget_soft"
+                    else "has no room left for calls in its amount"
+                    if budget.hard
+                    else "reached its amount"
+                )
                 self._ws.alerts.record(
                     conn,
                     kind,

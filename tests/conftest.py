@@ -128,14 +128,68 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(request.getfixturevalue("pg_url"))
 
 
+@pytest.fixture(scope="session")
+def _migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite database at the newest schema, made once per test session."""
+    home = tmp_path_factory.mktemp("migrated")
+    Workspace.open(home, actor="tester").close()
+    return home / "prodline.db"
+
+
+@pytest.fixture(scope="session")
+def _migrated_pg(pg_admin_url: str) -> str:
+    """The name of a PostgreSQL database at the newest schema, a template for workspaces."""
+    name = f"prodline_tmpl_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
+    Workspace.open(tempfile.mkdtemp(), db_url=url, actor="tester").close()
+    admin.dispose()
+    return name
+
+
+def _start_migrated(request: pytest.FixtureRequest, home: Path, db_url: str | None) -> None:
+    """Give a new test workspace a database already at the newest schema.
+
+    Migrating from scratch costs ~0.3 s on SQLite and ~1 s on PostgreSQL per workspace;
+    the migrations themselves are tested on empty databases (``db_url``/``pg_url``).
+    """
+    if db_url is None or db_url.startswith("sqlite:///"):
+        target = home / "prodline.db" if db_url is None else Path(db_url[len("sqlite:///") :])
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(request.getfixturevalue("_migrated_sqlite"), target)
+        return
+    url = sa.make_url(db_url)
+    if not url.drivername.startswith("postgresql") or not str(url.database).startswith(
+        "prodline_t_"
+    ):
+        return
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        empty = not sa.inspect(conn).get_table_names()
+    engine.dispose()
+    if empty:  # a fresh pg_url database: recreate it from the migrated template
+        template = request.getfixturevalue("_migrated_pg")
+        admin = sa.create_engine(
+            request.getfixturevalue("pg_admin_url"), isolation_level="AUTOCOMMIT"
+        )
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE "{url.database}" WITH (FORCE)'))
+            conn.execute(sa.text(f'CREATE DATABASE "{url.database}" TEMPLATE "{template}"'))
+        admin.dispose()
+
+
 @pytest.fixture
-def make_ws(tmp_path: Path) -> Iterator[Callable[..., Workspace]]:
+def make_ws(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[..., Workspace]]:
     """Factory: ``make_ws(db_url=None, home=None, actor="tester")``."""
     opened: list[Workspace] = []
 
     def make(
         db_url: str | None = None, home: Path | None = None, actor: str = "tester"
     ) -> Workspace:
+        _start_migrated(request, home or tmp_path / "home", db_url)
         ws = Workspace.open(home or tmp_path / "home", db_url=db_url, actor=actor)
         opened.append(ws)
         return ws

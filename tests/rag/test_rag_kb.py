@@ -43,16 +43,19 @@ def _write_docs(root: Path) -> Path:
     return root
 
 
-@pytest.fixture(params=["embedded", "milvus"])
+# Each index backend once, each metadata backend once: Milvus over PostgreSQL metadata
+# would add minutes and no path (the index never reads the metadata database).
+@pytest.fixture(params=["embedded-sqlite", "embedded-postgresql", "milvus-sqlite"])
 def kb_ws(
     request: pytest.FixtureRequest,
     make_ws: Callable[..., Workspace],
-    db_url: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Workspace:
-    if request.param == "milvus":
+    index, _, backend = str(request.param).partition("-")
+    if index == "milvus":
         monkeypatch.setenv("PRODLINE_VECTOR_URL", f"milvus://{tmp_path / 'milvus.db'}")
+    db_url = str(request.getfixturevalue("pg_url")) if backend == "postgresql" else None
     ws = make_ws(db_url=db_url)
     ws.kbs.create("support", owner="support-team")
     return ws

@@ -23,6 +23,9 @@ PACKAGES = [
     "prodline.rag.index",
     "prodline.llm",
     "prodline.monitor",
+    "prodline.review",
+    "prodline.api",
+    "prodline.ui",
 ]
 
 

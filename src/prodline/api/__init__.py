@@ -14,11 +14,11 @@ from prodline.api.pagination import MAX_SIZE, Page
 from prodline.api.server import ControlPlane, build_app, serve_control_plane
 
 __all__ = [
-    "MAX_SIZE",
-    "READ_ROLES",
     "Authenticator",
     "ControlPlane",
+    "MAX_SIZE",
     "Page",
+    "READ_ROLES",
     "build_api",
     "build_app",
     "serve_control_plane",

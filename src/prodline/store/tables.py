@@ -172,6 +172,14 @@ audit_events = sa.Table(
     # otherwise scan the whole log (migration 0015; bench/control_plane.py measures it).
     sa.Index("ix_audit_events_action_seq", "action", "seq"),
     sa.Index("ix_audit_events_actor_seq", "actor", "seq"),
+    # A subject prefix (``model:credit-risk``) is a range on SQLite and a LIKE 'p%' on
+    # PostgreSQL, which needs the pattern operator class to use a btree (migration 0017).
+    sa.Index(
+        "ix_audit_events_subject_seq",
+        "subject",
+        "seq",
+        postgresql_ops={"subject": "varchar_pattern_ops"},
+    ),
 )
 
 # One row (id=1): the chain's head, locked by every append so appenders serialize.

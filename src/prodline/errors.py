@@ -134,4 +134,5 @@ HTTP_STATUS: dict[str, int] = {
     GuardBlocked.code: 400,
     StoreUnavailable.code: 503,
     "provider_unavailable": 503,  # prodline.llm.ProviderUnavailable: no LLM provider answered
+    "budget_exceeded": 429,  # prodline.cost.budgets.BudgetExceeded: a hard budget is spent
 }

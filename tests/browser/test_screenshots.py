@@ -23,6 +23,7 @@ def _pages(seeded: Seeded) -> list[tuple[str, str]]:
         ("reviews", "/reviews"),
         ("review-detail", f"/reviews/{seeded.review_ids[-1]}"),
         ("audit", "/audit"),
+        ("costs", "/costs"),
     ]
 
 

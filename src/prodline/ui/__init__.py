@@ -37,7 +37,7 @@ last full run would show first.
 Stable ``data-testid`` attributes for browser tests:
 
 - layout: ``nav`` and ``nav-overview``, ``nav-models``, ``nav-datasets``, ``nav-lineage``,
-  ``nav-kbs``, ``nav-monitors``, ``nav-reviews``, ``nav-audit``; ``current-user``,
+  ``nav-kbs``, ``nav-monitors``, ``nav-reviews``, ``nav-audit``, ``nav-costs``; ``current-user``,
   ``logout-form``, ``logout-submit``; ``flash`` (a message after an action);
   ``error-message`` and ``error-status`` (error pages); ``pager-next``, ``pager-prev``.
 - login: ``login-form``, ``login-token``, ``login-submit``, ``login-error``.
@@ -60,6 +60,8 @@ Stable ``data-testid`` attributes for browser tests:
 - audit: ``audit-filters``, ``audit-row`` (``data-seq``), ``verify-status``
   (``data-ok``: the tail check), ``verify-last`` (the last full run),
   ``verify-button``.
+- costs: ``cost-filters``, ``cost-total``, ``cost-chart``, ``cost-row``,
+  ``cost-missing-price``, ``budget-row``, ``kpi`` (``data-kpi``), ``kpi-chart``.
 """
 
 from __future__ import annotations
@@ -89,6 +91,7 @@ def build_ui(ws: Workspace, *, auth: bool = True) -> APIRouter:
 
     from prodline.ui.routes_audit import add_audit_routes
     from prodline.ui.routes_auth import add_auth_routes
+    from prodline.ui.routes_costs import add_cost_routes
     from prodline.ui.routes_data import add_data_routes
     from prodline.ui.routes_models import add_model_routes
     from prodline.ui.routes_monitors import add_monitor_routes
@@ -103,6 +106,7 @@ def build_ui(ws: Workspace, *, auth: bool = True) -> APIRouter:
     add_monitor_routes(router, ui)
     add_review_routes(router, ui)
     add_audit_routes(router, ui)
+    add_cost_routes(router, ui)
     router.ui = ui  # type: ignore[attr-defined]  # tests and the server reach the state
     return router
 

@@ -24,7 +24,7 @@ import pyarrow.dataset as pds
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
-from prodline.cost.prices import price_records
+from prodline.cost.prices import missing_prices
 from prodline.errors import InvalidInput
 from prodline.store.tables import alerts, meter_segments
 
@@ -154,7 +154,7 @@ class Meter:
         path = self.root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        pq.write_table(table, tmp, compression="zstd")
+        pq.write_table(table, tmp, compression="lz4")
         tmp.replace(path)
         with self._ws.tx() as conn:
             conn.execute(
@@ -176,7 +176,7 @@ class Meter:
         Returns the (provider/model, version) pairs without a price; alerts already
         raised for a pair are not raised again.
         """
-        missing = price_records(table, self._prices.versions()).missing
+        missing = missing_prices(table, self._prices.versions())
         self.note_missing(missing)
         return missing
 
@@ -207,15 +207,53 @@ class Meter:
                     payload={"route": route, "price_version": version},
                 )
 
-    def segments(self, start: datetime, end: datetime) -> list[str]:
-        """Relative paths of the segments whose ts range overlaps [start, end)."""
+    def segment_ranges(
+        self, start: datetime, end: datetime
+    ) -> list[tuple[str, datetime, datetime]]:
+        """(relative path, min ts, max ts) of the segments overlapping [start, end)."""
         with self._ws.db.read() as conn:
             rows = conn.execute(
-                sa.select(meter_segments.c.path)
+                sa.select(meter_segments.c.path, meter_segments.c.min_ts, meter_segments.c.max_ts)
                 .where(meter_segments.c.max_ts >= start, meter_segments.c.min_ts < end)
                 .order_by(meter_segments.c.id)
             )
-            return [str(r.path) for r in rows]
+            return [(str(r.path), r.min_ts, r.max_ts) for r in rows]
+
+    def segments(self, start: datetime, end: datetime) -> list[str]:
+        """Relative paths of the segments whose ts range overlaps [start, end)."""
+        return [path for path, _, _ in self.segment_ranges(start, end)]
+
+    def read(
+        self,
+        paths: Sequence[str],
+        columns: Sequence[str],
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> pa.Table:
+        """``columns`` of the segments at ``paths`` (relative), strings as dictionaries;
+        only records with start ≤ ts < end when a bound is given."""
+        names = list(dict.fromkeys(columns))
+        if not paths:
+            return pa.schema(
+                [
+                    pa.field(f.name, pa.dictionary(pa.int32(), pa.string()))
+                    if f.name in _STRINGS
+                    else f
+                    for f in METER_SCHEMA
+                    if f.name in names
+                ]
+            ).empty_table()
+        fmt = pds.ParquetFileFormat(read_options={"dictionary_columns": _STRINGS})
+        dataset = pds.dataset([str(self.root / p) for p in paths], format=fmt)
+        ts_type = METER_SCHEMA.field("ts").type
+        window = None
+        if start is not None:
+            window = pds.field("ts") >= pa.scalar(start, ts_type)
+        if end is not None:
+            upper = pds.field("ts") < pa.scalar(end, ts_type)
+            window = upper if window is None else window & upper
+        return dataset.to_table(columns=names, filter=window)
 
     def scan(
         self, start: datetime, end: datetime, *, columns: Sequence[str] | None = None
@@ -224,21 +262,4 @@ class Meter:
         names = list(columns or METER_SCHEMA.names)
         if "ts" not in names:
             names.append("ts")
-        schema = pa.schema(
-            [
-                pa.field(f.name, pa.dictionary(pa.int32(), pa.string()))
-                if f.name in _STRINGS
-                else f
-                for f in METER_SCHEMA
-                if f.name in names
-            ]
-        )
-        paths = [str(self.root / p) for p in self.segments(start, end)]
-        if not paths:
-            return schema.empty_table()
-        fmt = pds.ParquetFileFormat(read_options={"dictionary_columns": _STRINGS})
-        dataset = pds.dataset(paths, format=fmt, schema=None)
-        window = (pds.field("ts") >= pa.scalar(start, METER_SCHEMA.field("ts").type)) & (
-            pds.field("ts") < pa.scalar(end, METER_SCHEMA.field("ts").type)
-        )
-        return dataset.to_table(columns=names, filter=window)
+        return self.read(self.segments(start, end), names, start=start, end=end)

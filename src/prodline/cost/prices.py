@@ -43,10 +43,11 @@ __all__ = [
     "COMPUTE_KEYS",
     "PriceBook",
     "PriceVersion",
-    "Priced",
+    "PriceIndex",
     "codes",
+    "index_prices",
+    "missing_prices",
     "parse_price_table",
-    "price_records",
 ]
 
 COMPUTE_KEYS = ("cpu_core_hour", "gpu_hour", "memory_gb_hour")
@@ -316,26 +317,48 @@ class PriceBook:
 
 
 @dataclass(frozen=True)
-class Priced:
-    """Costs of a table of metered records (one entry per record, vectorised)."""
+class PriceIndex:
+    """Each record's price combination: the version in force at its ts and its
+    provider/model, with the unit prices of every combination (vectorised).
 
-    cost: np.ndarray  # USD; 0 where unknown
-    unknown: np.ndarray  # bool: no version in force, or no token price for provider/model
-    version: np.ndarray  # the price version in force at each record's ts (0: none)
-    missing: list[tuple[str, int]]  # (provider/model, version) without a token price
-    used: list[int]  # the price versions that priced at least one record
+    ``combo[i]`` is record i's combination; ``unit_*[c]`` are USD per input token, per
+    output token, per CPU ms and per GPU ms of combination c (NaN: unknown — no token
+    price for provider/model, or no version in force). Costs are linear in the counts,
+    so a report sums the counts per (group, combination) and prices the sums.
+    """
+
+    combo: np.ndarray
+    unit_in: np.ndarray
+    unit_out: np.ndarray
+    unit_cpu: np.ndarray
+    unit_gpu: np.ndarray
+    labels: list[tuple[str, int]]  # per combination: (provider/model or "", version or 0)
+
+    @property
+    def size(self) -> int:
+        """The number of combinations."""
+        return len(self.labels)
+
+    def missing(self, present: np.ndarray) -> list[tuple[str, int]]:
+        """(provider/model, version) of the present combinations lacking a token price."""
+        bad = present & np.isnan(self.unit_in) & ~np.isnan(self.unit_cpu)
+        return sorted(self.labels[int(c)] for c in np.flatnonzero(bad))
+
+    def used(self, present: np.ndarray) -> list[int]:
+        """The versions of the present combinations."""
+        return sorted({self.labels[int(c)][1] for c in np.flatnonzero(present)} - {0})
 
 
 def codes(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
-    """Dictionary codes (int64, one per row) and the dictionary of a string column."""
+    """Dictionary codes (int32, one per row) and the dictionary of a string column."""
     if not pa.types.is_dictionary(column.type):
         column = pc.dictionary_encode(column)
     column = column.unify_dictionaries()
     if column.num_chunks == 0:
-        return np.zeros(0, dtype=np.int64), []
+        return np.zeros(0, dtype=np.int32), []
     parts = [c.indices.to_numpy(zero_copy_only=False) for c in column.chunks]
     return (
-        np.concatenate(parts).astype(np.int64, copy=False),
+        np.concatenate(parts, dtype=np.int32),
         [str(x) for x in column.chunks[0].dictionary.to_pylist()],
     )
 
@@ -345,63 +368,48 @@ def _micros(moment: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-def price_records(table: pa.Table, versions: list[PriceVersion]) -> Priced:
-    """Price every record of ``table`` by the version in force at its ts (vectorised).
+def index_prices(
+    table: pa.Table, versions: list[PriceVersion], *, version: int | None = None
+) -> PriceIndex:
+    """Join every record of ``table`` to the version in force at its ts (a vectorised
+    search over the versions' ``effective_from``) and to its provider/model's prices.
 
-    Columns used: ts, provider, llm_model, input_tokens, output_tokens, cpu_ms, gpu_ms.
-    A record with a provider is unknown when its version has no price for provider/model;
-    any record is unknown when no version is in force at its ts.
+    Columns used: ts (unless ``version``, the index into ``versions`` in force for every
+    record, is given), provider, llm_model.
     """
-    n = table.num_rows
-    ts = table["ts"].cast(pa.int64()).to_numpy()
-    starts = np.array([_micros(v.effective_from) for v in versions], dtype=np.int64)
-    vi = np.searchsorted(starts, ts, side="right") - 1
-    has = vi >= 0
-    vclip = np.where(has, vi, 0)
     pcode, providers = codes(table["provider"])
     mcode, models = codes(table["llm_model"])
-    nv, npv, nm = max(len(versions), 1), max(len(providers), 1), max(len(models), 1)
-    p_in = np.full((nv, npv, nm), np.nan)
-    p_out = np.full((nv, npv, nm), np.nan)
-    cpu_h = np.zeros(nv)
-    gpu_h = np.zeros(nv)
-    for i, v in enumerate(versions):
-        cpu_h[i], gpu_h[i] = v.compute["cpu_core_hour"], v.compute["gpu_hour"]
-        for p, provider in enumerate(providers):
-            for m, model in enumerate(models):
-                price = (0.0, 0.0) if provider == "" else v.token_price(provider, model)
+    npv, nm = max(len(providers), 1), max(len(models), 1)
+    size = (len(versions) + 1) * npv * nm
+    unit = np.full((4, size), np.nan)
+    labels: list[tuple[str, int]] = []
+    for s in range(len(versions) + 1):
+        v = versions[s - 1] if s else None
+        for p in range(npv):
+            for m in range(nm):
+                provider = providers[p] if providers else ""
+                route = f"{provider}/{models[m]}" if provider else ""
+                labels.append((route, v.version if v else 0))
+                if v is None:
+                    continue
+                c = len(labels) - 1
+                unit[2, c] = v.compute["cpu_core_hour"] / _MS_PER_HOUR
+                unit[3, c] = v.compute["gpu_hour"] / _MS_PER_HOUR
+                price = (0.0, 0.0) if not provider else v.token_price(provider, models[m])
                 if price is not None:
-                    p_in[i, p, m], p_out[i, p, m] = price
-    if n == 0:
-        pcode, mcode = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    pin = p_in[vclip, pcode, mcode]
-    pout = p_out[vclip, pcode, mcode]
-    no_price = np.isnan(pin)
-    unknown = ~has | no_price
-    tin = table["input_tokens"].to_numpy().astype(np.float64)
-    tout = table["output_tokens"].to_numpy().astype(np.float64)
-    cpu = table["cpu_ms"].to_numpy()
-    gpu = table["gpu_ms"].to_numpy()
-    cost = (
-        tin / 1000.0 * np.nan_to_num(pin)
-        + tout / 1000.0 * np.nan_to_num(pout)
-        + cpu / _MS_PER_HOUR * cpu_h[vclip]
-        + gpu / _MS_PER_HOUR * gpu_h[vclip]
-    )
-    cost[unknown] = 0.0
-    flat = (vclip * npv + pcode) * nm + mcode
-    counts = np.bincount(flat[has & no_price], minlength=nv * npv * nm)
-    missing = []
-    for idx in np.flatnonzero(counts):
-        i, rest = divmod(int(idx), npv * nm)
-        p, m = divmod(rest, nm)
-        missing.append((f"{providers[p]}/{models[m]}", versions[i].version))
-    used_idx = np.flatnonzero(np.bincount(vclip[has], minlength=nv))
-    number = np.array([v.version for v in versions] or [0], dtype=np.int64)
-    return Priced(
-        cost=cost,
-        unknown=unknown,
-        version=np.where(has, number[vclip], 0),
-        missing=sorted(missing),
-        used=[versions[int(i)].version for i in used_idx],
-    )
+                    unit[0, c], unit[1, c] = price[0] / 1000.0, price[1] / 1000.0
+    combo = pcode * nm + mcode  # int32: the combinations are few
+    if version is None:  # slot 0: no version in force; i + 1: versions[i]
+        ts = table["ts"].cast(pa.int64()).to_numpy()
+        starts = np.array([_micros(v.effective_from) for v in versions], dtype=np.int64)
+        slot = np.searchsorted(starts, ts, side="right").astype(np.int32)
+        combo += slot * np.int32(npv * nm)
+    else:
+        combo += np.int32((version + 1) * npv * nm)
+    return PriceIndex(combo, unit[0], unit[1], unit[2], unit[3], labels)
+
+
+def missing_prices(table: pa.Table, versions: list[PriceVersion]) -> list[tuple[str, int]]:
+    """(provider/model, version) pairs of ``table``'s records that have no token price."""
+    index = index_prices(table, versions)
+    return index.missing(np.bincount(index.combo, minlength=index.size) > 0)

@@ -13,6 +13,7 @@ table: no Python loop over records.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -20,12 +21,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
-from prodline.cost.prices import codes, price_records
+from prodline.cost.prices import codes, index_prices
 from prodline.errors import InvalidInput
 
 if TYPE_CHECKING:
     from prodline.cost.meter import Meter
-    from prodline.cost.prices import PriceBook
+    from prodline.cost.prices import PriceBook, PriceVersion
 
 __all__ = ["BY", "CostReport", "CostRow", "build_report", "parse_period"]
 
@@ -126,16 +127,22 @@ class CostReport:
         }
 
 
-def _keys(table: pa.Table, by: str) -> tuple[np.ndarray, list[str]]:
-    if by != "provider":
-        return codes(table[_COLUMN[by]])
-    pcode, providers = codes(table["provider"])
-    mcode, models = codes(table["llm_model"])
-    nm = max(len(models), 1)
-    names = [
-        f"{p}/{m}" if p else "" for p in providers or [""] for m in models or [""]
-    ]  # index p * nm + m
-    return pcode * nm + mcode, names
+def _parts(
+    meter: Meter, versions: list[PriceVersion], start: datetime, end: datetime
+) -> list[tuple[list[str], int | None]]:
+    """Segments to read together: those inside the window under one price version (read
+    without ts: the version is known), and the rest (read with ts, filtered, searched)."""
+    starts = [v.effective_from for v in versions]
+    plain: dict[int, list[str]] = {}
+    mixed: list[str] = []
+    for path, low, high in meter.segment_ranges(start, end):
+        slot = bisect_right(starts, low)
+        if low >= start and high < end and slot == bisect_right(starts, high):
+            plain.setdefault(slot, []).append(path)
+        else:
+            mixed.append(path)
+    parts: list[tuple[list[str], int | None]] = [(p, s - 1) for s, p in sorted(plain.items())]
+    return [*parts, (mixed, None)] if mixed else parts
 
 
 def build_report(
@@ -152,71 +159,97 @@ def build_report(
     span = parse_period(period)
     end = (now or datetime.now(UTC)).astimezone(UTC) + timedelta(microseconds=1)
     start = end - span
-    wanted = ["ts", "provider", "llm_model", "input_tokens", "output_tokens", "cpu_ms", "gpu_ms"]
+    wanted = ["provider", "llm_model", "input_tokens", "output_tokens", "cpu_ms", "gpu_ms"]
     if by != "provider":
         wanted.append(_COLUMN[by])
-    table = meter.scan(start, end, columns=wanted)
     versions = prices.versions()
-    priced = price_records(table, versions)
-    meter.note_missing(priced.missing)
-    key, names = _keys(table, by)
-    grouped = (
-        pa.table(
-            {
-                "k": key,
-                "input_tokens": table["input_tokens"],
-                "output_tokens": table["output_tokens"],
-                "cpu_ms": table["cpu_ms"],
-                "cost": priced.cost,
-                "unknown": priced.unknown.astype(np.int64),
-            }
+    totals: dict[str, np.ndarray] = {}  # key -> requests, in, out, cpu ms, cost, unknown
+    missing: set[tuple[str, int]] = set()
+    used: set[int] = set()
+    before_first = False
+    for paths, version in _parts(meter, versions, start, end):
+        if version is None:
+            table = meter.read(paths, ["ts", *wanted], start=start, end=end)
+        else:
+            table = meter.read(paths, wanted)
+        if table.num_rows == 0:
+            continue
+        index = index_prices(table, versions, version=version)
+        if by == "provider":  # the combination names the provider/model already
+            g_in, names = index.combo, [""]
+        else:
+            key, names = codes(table[_COLUMN[by]])
+            wide = len(names) * index.size >= 2**31
+            g_in = (key.astype(np.int64) if wide else key) * index.size + index.combo
+        grouped = (
+            pa.table(
+                {
+                    "g": g_in,
+                    "input_tokens": table["input_tokens"],
+                    "output_tokens": table["output_tokens"],
+                    "cpu_ms": table["cpu_ms"],
+                    "gpu_ms": table["gpu_ms"],
+                }
+            )
+            .group_by("g")
+            .aggregate(
+                [
+                    ("g", "count"),
+                    ("input_tokens", "sum"),
+                    ("output_tokens", "sum"),
+                    ("cpu_ms", "sum"),
+                    ("gpu_ms", "sum"),
+                ]
+            )
         )
-        .group_by("k")
-        .aggregate(
-            [
-                ("k", "count"),
-                ("input_tokens", "sum"),
-                ("output_tokens", "sum"),
-                ("cpu_ms", "sum"),
-                ("cost", "sum"),
-                ("unknown", "sum"),
-            ]
+        g = grouped["g"].to_numpy()
+        gk, gc = np.divmod(g, index.size)
+        n = grouped["g_count"].to_numpy().astype(np.float64)
+        tin = grouped["input_tokens_sum"].to_numpy().astype(np.float64)
+        tout = grouped["output_tokens_sum"].to_numpy().astype(np.float64)
+        cpu = grouped["cpu_ms_sum"].to_numpy()
+        gpu = grouped["gpu_ms_sum"].to_numpy()
+        cost = (
+            tin * index.unit_in[gc]
+            + tout * index.unit_out[gc]
+            + cpu * index.unit_cpu[gc]
+            + gpu * index.unit_gpu[gc]
         )
-        .to_pydict()
-    )
+        unknown = np.isnan(cost)
+        sums = np.stack([n, tin, tout, cpu, np.where(unknown, 0.0, cost), n * unknown], axis=1)
+        for k, c, row in zip(gk.tolist(), gc.tolist(), sums, strict=True):  # per group
+            name = (index.labels[c][0] if by == "provider" else names[k]) or NONE_KEY
+            totals[name] = totals[name] + row if name in totals else row.copy()
+        present = np.zeros(index.size, dtype=bool)
+        present[gc] = True
+        missing.update(index.missing(present))
+        used.update(index.used(present))
+        before_first = before_first or bool(np.isnan(index.unit_cpu[gc]).any())
+    meter.note_missing(sorted(missing))
     groups = [
         CostRow(
-            key=names[k] or NONE_KEY,
-            requests=int(n),
-            input_tokens=int(tin or 0),
-            output_tokens=int(tout or 0),
-            cpu_ms=float(cpu or 0.0),
-            cost_usd=float(cost or 0.0),
-            unknown=int(unk or 0),
+            key=name,
+            requests=int(v[0]),
+            input_tokens=int(v[1]),
+            output_tokens=int(v[2]),
+            cpu_ms=float(v[3]),
+            cost_usd=float(v[4]),
+            unknown=int(v[5]),
         )
-        for k, n, tin, tout, cpu, cost, unk in zip(
-            grouped["k"],
-            grouped["k_count"],
-            grouped["input_tokens_sum"],
-            grouped["output_tokens_sum"],
-            grouped["cpu_ms_sum"],
-            grouped["cost_sum"],
-            grouped["unknown_sum"],
-            strict=True,
-        )
+        for name, v in totals.items()
     ]
     groups.sort(key=lambda r: (-r.cost_usd, r.key))
     note = None
     if not versions:
         note = NO_PRICES
-    elif priced.unknown.any() and not priced.missing:
+    elif before_first:
         note = "records before the first price version have an unknown cost"
     return CostReport(
         by=by,
         start=start,
         end=end,
         groups=groups,
-        price_versions=priced.used,
-        missing=[{"route": r, "price_version": v} for r, v in priced.missing],
+        price_versions=sorted(used),
+        missing=[{"route": r, "price_version": v} for r, v in sorted(missing)],
         note=note,
     )

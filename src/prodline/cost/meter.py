@@ -16,6 +16,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -122,7 +123,7 @@ class Meter:
         self._prices = prices
 
     @property
-    def root(self) -> Any:
+    def root(self) -> Path:
         """``<home>/meter``: the parquet segments' folder."""
         return self._ws.home / "meter"
 

@@ -6,8 +6,14 @@ the versions' ``effective_from``): cost = input_tokens / 1000 * input price + ou
 / 1000 * output price + cpu_ms / 3,600,000 * cpu_core_hour + gpu_ms / 3,600,000 * gpu_hour.
 Records without a token price (or without any version in force) are counted as
 ``unknown`` and their cost is left out, never taken as zero; the report names the missing
-provider/model and price version. Grouping is one pyarrow ``group_by`` over the scanned
-table: no Python loop over records.
+provider/model and price version.
+
+No Python loop over records: since a cost is linear in the counts, one pyarrow
+``group_by`` sums requests, tokens and CPU/GPU ms per (group, price combination) — the
+combination being the version in force at the record's ts and its provider/model — and
+the few sums are priced. Segments lying inside the period under one price version are
+read without their ts column (their version is known from the segment's ts range); the
+others are read with it, filtered to the period and searched.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """A stand-in for a cloud LLM: a real OpenAI-compatible HTTP server on 127.0.0.1.
 
 It answers ``POST /v1/chat/completions`` by quoting the sentence of the context that
-best matches the question (the words they share), cited as ``[n]``, and keeps every
-request body it received so the story can show what left the process. Used by the
+best matches the question (the words they share), cited as ``[n]``, reports token usage
+as a cloud API does (words and punctuation marks counted), and keeps every request body it
+received so the story can show what left the process. Used by the
 support-desk guard story; not a model, and nothing here is sent anywhere else.
 """
 
@@ -19,6 +20,7 @@ from fastapi import FastAPI, Request
 
 _PASSAGE = re.compile(r"^\[(\d+)\][^\n]*\n(.+?)(?=\n\n\[\d+\]|\Z)", re.S | re.M)
 _WORD = re.compile(r"[a-z]{3,}")
+_TOKEN = re.compile(r"\w+|[^\w\s]")
 
 
 class CloudStub:
@@ -53,6 +55,7 @@ class CloudStub:
             body = await request.json()
             self.received.append(body)
             text = _answer(str(body["messages"][-1]["content"]))
+            prompt = sum(_tokens(str(m.get("content", ""))) for m in body["messages"])
             return {
                 "id": "chatcmpl-stub",
                 "object": "chat.completion",
@@ -65,10 +68,19 @@ class CloudStub:
                         "finish_reason": "stop",
                     }
                 ],
-                "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+                "usage": {
+                    "prompt_tokens": prompt,
+                    "completion_tokens": _tokens(text),
+                    "total_tokens": prompt + _tokens(text),
+                },
             }
 
         return app
+
+
+def _tokens(text: str) -> int:
+    """About what a BPE tokenizer counts: words, numbers and punctuation marks."""
+    return len(_TOKEN.findall(text))
 
 
 def _answer(prompt: str) -> str:

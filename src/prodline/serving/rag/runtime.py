@@ -431,15 +431,21 @@ class RagRuntime(ServerState):
                 provider=provider,
                 privacy=self.privacy,
             )
+        done = False  # the final Completion went out: its log record settles the reservation
         try:
             while True:
                 with meter.cpu():
                     item = next(items, None)
                 if item is None:
                     return
-                yield self.costs.routed(item, note) if isinstance(item, Completion) else item
+                if isinstance(item, Completion):
+                    done = True
+                    yield self.costs.routed(item, note)
+                    return
+                yield item
         except BaseException:
-            self.costs.release(meter)
+            if not done:
+                self.costs.release(meter)
             raise
 
     def _logging_blocks(

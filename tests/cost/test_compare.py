@@ -79,8 +79,13 @@ def test_a_sensitive_kb_allows_self_hosted_routes_only(
     assert result.sensitivity == "pii"
     allowed = {r.route: (r.allowed, r.reason) for r in result.routes}
     assert allowed["local"] == (True, "self-hosted")
-    assert allowed["cloud"] == (False, "KB holds pii: self-hosted providers only")
+    assert allowed["cloud"] == (False, "KB holds pii, privacy route: self-hosted providers only")
     assert allowed["other"][0] is False
+
+    kb_ws.kbs.update("help", privacy="redact")  # the others get the context redacted
+    result = kb_ws.costs.compare(kb="help", period="7d", routes=ROUTES, now=NOW)
+    allowed = {r.route: (r.allowed, r.reason) for r in result.routes}
+    assert allowed["cloud"] == (True, "KB holds pii: sent redacted (privacy redact)")
 
 
 def test_routes_default_to_what_was_recorded(kb_ws: Workspace) -> None:

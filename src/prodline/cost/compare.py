@@ -6,7 +6,8 @@ the knowledge base (their token counts, request volume and CPU time) against eac
 read the LLM configuration itself — priced by the price version in force now. Per route:
 the cost of the period and per 1,000 requests, p50 latency where that provider's calls
 were measured, and whether the KB's sensitivity allows the route (a KB holding pii or phi
-may only use self-hosted providers). A route without a token price has an unknown cost.
+may only use self-hosted providers, unless its privacy is ``redact``: then the others get
+the context redacted). A route without a token price has an unknown cost.
 """
 
 from __future__ import annotations
@@ -134,6 +135,7 @@ def compare_routes(
     n = table.num_rows
     version = prices.at(end)
     sensitivity = kb_sensitivity(ws, kb)
+    privacy = str(getattr(ws.kbs.get(kb), "privacy", "route"))
     providers = np.asarray(table["provider"].cast("string").to_numpy(zero_copy_only=False))
     latency = table["latency_ms"].to_numpy()
     gpu = table["gpu_ms"].to_numpy()
@@ -153,8 +155,11 @@ def compare_routes(
         model = str(config.get("model", ""))
         self_hosted = bool(config.get("self_hosted", False))
         mine = providers == name
-        if sensitivity in _SENSITIVE and not self_hosted:
-            allowed, reason = False, f"KB holds {sensitivity}: self-hosted providers only"
+        if sensitivity in _SENSITIVE and not self_hosted and privacy == "redact":
+            allowed, reason = True, f"KB holds {sensitivity}: sent redacted (privacy redact)"
+        elif sensitivity in _SENSITIVE and not self_hosted:
+            allowed = False
+            reason = f"KB holds {sensitivity}, privacy {privacy}: self-hosted providers only"
         else:
             allowed = True
             reason = "self-hosted" if self_hosted else f"KB sensitivity {sensitivity}"

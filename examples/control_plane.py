@@ -109,7 +109,7 @@ def show_queue(ws: pl.Workspace) -> None:
 
 def run(ws: pl.Workspace, *, model_server: Any = None) -> dict[str, str]:
     """Users, a held prediction and the queue; returns ``{user: token}``."""
-    console.rule("[bold]10. people in the loop: users, tokens, the review queue")
+    console.rule("[bold]11. people in the loop: users, tokens, the review queue")
     tokens = ensure_users(ws)
     console.print(
         f"users: {', '.join(f'{u.name} ({u.role})' for u in ws.identity.users())}; "

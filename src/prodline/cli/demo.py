@@ -131,6 +131,7 @@ def run_demo(*, serve: bool, port: int, rag: bool, servers: bool, server_port: i
             if rag:
                 load_example("support_desk").run(ws, servers=servers)
                 load_example("support_guards").run(ws, servers=servers)
+                load_example("costs").run(ws, servers=servers)
             tokens = control.run(ws, model_server=server)
             if server is None:
                 console.print("start the API and dashboard with: prodline server")

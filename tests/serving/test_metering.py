@@ -10,9 +10,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from serving_support import World, live_server, metric
 
-from prodline.serving import ServeOptions
+from prodline.errors import InvalidInput
+from prodline.serving import ServeOptions, create_app
 
 PREDICT = "/v1/models/clf/predict"
 ROWS = [{"x1": 0.5, "x2": 1.0}, {"x1": -0.3, "x2": 0.2}, {"x1": 1.5, "x2": -1.0}]
@@ -106,3 +108,11 @@ def test_token_user_is_the_authenticated_user(make_world: Callable[[], World]) -
         headers = {"authorization": f"Bearer {secret}", "x-request-id": "tok-1"}
         assert client.post(PREDICT, json={"inputs": ROWS}, headers=headers).status_code == 200
     assert [(r["request_id"], r["token_user"]) for r in _scan(world)] == [("tok-1", "app")]
+
+
+def test_a_bad_metering_switch_is_refused_naming_it(make_world: Callable[[], World]) -> None:
+    world = make_world()
+    (world.home / "prodline.toml").write_text('[cost]\nmetering = "yes"\n', encoding="utf-8")
+    with pytest.raises(InvalidInput, match="metering must be true or false") as caught:
+        create_app(world.ws, "clf", "production")
+    assert caught.value.details["field"] == "cost.metering"

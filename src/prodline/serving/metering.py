@@ -413,7 +413,8 @@ class MeterSink:
         )
         self._written = outcomes.labels("written")
         self._dropped = outcomes.labels("dropped")
-        self._pending: Columns = {name: [] for name in COLUMNS}
+        self._pending: list[Any] = []  # Arrow tables, one per batch (compact, no objects)
+        self._waiting = 0
         self._last = time.monotonic()
 
     def add(
@@ -439,31 +440,35 @@ class MeterSink:
         if not self.enabled:
             return
         self.counters.add(columns, costs, unknown)
-        pending = self._pending
-        for name in COLUMNS:
-            pending[name].extend(columns[name])
-        waiting = len(pending["request_id"])
-        if final or waiting >= _FLUSH_RECORDS or time.monotonic() - self._last >= _FLUSH_S:
+        self._pending.append(_table(columns))
+        self._waiting += len(costs)
+        if final or self._waiting >= _FLUSH_RECORDS or time.monotonic() - self._last >= _FLUSH_S:
             self.flush()
 
     def flush(self) -> None:
         """Write the records waiting as one meter segment (writer thread, or at close)."""
-        pending, self._pending = self._pending, {name: [] for name in COLUMNS}
+        pending, self._pending = self._pending, []
+        count, self._waiting = self._waiting, 0
         self._last = time.monotonic()
-        count = len(pending["request_id"])
         if not count:
             return
         try:
             import pyarrow as pa
 
-            ts = pa.array(pending.pop("ts"), type=pa.timestamp("us", tz="UTC"))
-            table = pa.table({"ts": ts, **pending})
-            self._ws.costs.meter.write_table(table)
+            self._ws.costs.meter.write_table(pa.concat_tables(pending))
         except Exception as exc:
             log.warning("meter: cannot write %d records (%s); dropped", count, exc)
             self._dropped.inc(count)
             return
         self._written.inc(count)
+
+
+def _table(columns: Columns) -> Any:
+    """One batch as an Arrow table (``ts`` as UTC microseconds)."""
+    import pyarrow as pa
+
+    ts = pa.array(columns["ts"], type=pa.timestamp("us", tz="UTC"))
+    return pa.table({"ts": ts, **{name: columns[name] for name in COLUMNS[1:]}})
 
 
 def meter_record(

@@ -8,7 +8,7 @@ rows, latency, and who to charge: ``team`` is the owner of the model or knowledg
 (read once at start) and ``token_user`` the authenticated user under ``--auth token``.
 The request path only notes the numbers on what it already queues for its log; the log
 writer thread turns them into records, prices them with the price version in force and
-hands them to ``ws.costs.meter`` in batches (at most one file every 5 seconds), off the
+hands them to ``ws.costs.meter`` in batches (at most one file every 30 seconds), off the
 request path. ``[cost] metering = false`` in ``prodline.toml`` turns it off.
 
 **Budgets.** A :class:`BudgetWatch` keeps the budgets that apply to the server's model or
@@ -72,8 +72,8 @@ BUDGET_STATUS = 429
 REFRESH_S = 5.0
 """How often the servers re-read the applicable budgets and the price version."""
 
-_FLUSH_S = 5.0  # the meter writes at most one file per this many seconds...
-_FLUSH_RECORDS = 50_000  # ...unless this many records are waiting
+_FLUSH_S = 30.0  # the meter writes at most one file per this many seconds...
+_FLUSH_RECORDS = 100_000  # ...unless this many records are waiting
 
 
 def metering_enabled(home: Any) -> bool:
@@ -390,7 +390,7 @@ class MeterSink:
 
     ``add(columns, reservations)`` prices a batch (``watch.price``), settles its
     reservations (``(reservation, index)`` pairs) and charges soft budgets; with metering
-    on it also counts the batch in Prometheus and keeps the records until 5 seconds have
+    on it also counts the batch in Prometheus and keeps the records until 30 seconds have
     passed since the last write (or many are waiting), then writes them as one segment
     (``ws.costs.meter.write_table``). ``flush()`` writes what is left (at close). A store
     error is logged and the records are dropped (counted in
@@ -413,7 +413,7 @@ class MeterSink:
         )
         self._written = outcomes.labels("written")
         self._dropped = outcomes.labels("dropped")
-        self._pending: list[Any] = []  # Arrow tables, one per batch (compact, no objects)
+        self._pending: Columns = {name: [] for name in COLUMNS}
         self._waiting = 0
         self._last = time.monotonic()
 
@@ -440,22 +440,22 @@ class MeterSink:
         if not self.enabled:
             return
         self.counters.add(columns, costs, unknown)
-        self._pending.append(_table(columns))
+        pending = self._pending
+        for name in COLUMNS:
+            pending[name].extend(columns[name])
         self._waiting += len(costs)
         if final or self._waiting >= _FLUSH_RECORDS or time.monotonic() - self._last >= _FLUSH_S:
             self.flush()
 
     def flush(self) -> None:
         """Write the records waiting as one meter segment (writer thread, or at close)."""
-        pending, self._pending = self._pending, []
+        pending, self._pending = self._pending, {name: [] for name in COLUMNS}
         count, self._waiting = self._waiting, 0
         self._last = time.monotonic()
         if not count:
             return
         try:
-            import pyarrow as pa
-
-            self._ws.costs.meter.write_table(pa.concat_tables(pending))
+            self._ws.costs.meter.write_table(_table(pending))
         except Exception as exc:
             log.warning("meter: cannot write %d records (%s); dropped", count, exc)
             self._dropped.inc(count)
@@ -464,11 +464,30 @@ class MeterSink:
 
 
 def _table(columns: Columns) -> Any:
-    """One batch as an Arrow table (``ts`` as UTC microseconds)."""
+    """One batch as an Arrow table (``ts`` as UTC microseconds).
+
+    Numbers go through NumPy and a column holding one value is repeated by Arrow: a
+    conversion of a Python list element by element is left for the strings that vary.
+    """
+    import numpy as np
     import pyarrow as pa
 
-    ts = pa.array(columns["ts"], type=pa.timestamp("us", tz="UTC"))
-    return pa.table({"ts": ts, **{name: columns[name] for name in COLUMNS[1:]}})
+    arrays: dict[str, Any] = {}
+    for name in COLUMNS:
+        values = columns[name]
+        first = values[0]
+        if name == "ts":
+            micros = np.fromiter(values, dtype=np.int64, count=len(values))
+            arrays[name] = pa.array(micros).cast(pa.timestamp("us", tz="UTC"))
+        elif values.count(first) == len(values):
+            arrays[name] = pa.repeat(first, len(values))
+        elif isinstance(first, float):
+            arrays[name] = pa.array(np.fromiter(values, dtype=np.float64, count=len(values)))
+        elif isinstance(first, int):
+            arrays[name] = pa.array(np.fromiter(values, dtype=np.int64, count=len(values)))
+        else:
+            arrays[name] = pa.array(values, type=pa.string())
+    return pa.table(arrays)
 
 
 def meter_record(

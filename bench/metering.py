@@ -4,10 +4,11 @@
   does, each in its own home), one with ``[cost] metering = true``, one with ``false``,
   both pinned to the same core and loaded at the same time by two ``wrk`` (c10, pinned to
   another core): whatever else runs on the machine slows both alike. Per round the
-  on/off req/s ratio; the median over ``--rounds`` is compared with the target (on >=
-  0.98x off). Also printed: each server's CPU time per request (``/proc/<pid>/stat``, all
-  threads, the meter's writer work included) and the metering work measured directly in
-  process on 50,000 prediction-log records (µs per request, on and off).
+  on/off req/s ratio, and over all ``--rounds`` together (what is compared with the
+  target: on >= 0.98x off; rounds in which the meter writes its segment count too).
+  Also printed: each server's CPU time per request (``/proc/<pid>/stat``, all threads,
+  the meter's writer work included) and the metering work measured directly in process
+  on 50,000 prediction-log records (µs per request, on and off).
 - **RAG server**: ``prodline serve rag`` over a small knowledge base (extractive answerer),
   chat p50 at one client, metering on and off in turn, ``--rag-rounds`` times each,
   alternating which goes first; the median p50s are compared (target: on <= 1.02x off).

@@ -111,7 +111,8 @@ def direct_cost_us(n: int = 50_000) -> tuple[float, float]:
 
     from prometheus_client import CollectorRegistry
 
-    from prodline.serving.metering import BudgetWatch, MeterSink, metered_predictions
+    from prodline.serving.budgeting import BudgetWatch
+    from prodline.serving.metering import MeterSink, metered_predictions
     from prodline.workspace import Workspace
 
     served = types.SimpleNamespace(name="bench", version=1)

@@ -18,18 +18,16 @@ from typing import TYPE_CHECKING, Any
 from prodline.errors import HTTP_STATUS, InvalidInput, NotFound, ProdlineError
 from prodline.ledger.lineage import node
 from prodline.serving.batching import MicroBatcher
-from prodline.serving.feedback import parse_feedback
-from prodline.serving.logqueue import BoundedLogWriter
-from prodline.serving.metering import (
+from prodline.serving.budgeting import (
     BUDGET_STATUS,
     BudgetRefused,
     BudgetWatch,
-    MeterSink,
     budget_refusal,
     is_budget_exceeded,
-    metered_predictions,
-    metering_enabled,
 )
+from prodline.serving.feedback import parse_feedback
+from prodline.serving.logqueue import BoundedLogWriter
+from prodline.serving.metering import MeterSink, metered_predictions, metering_enabled
 from prodline.serving.metrics import ServerMetrics
 from prodline.serving.options import ServeOptions
 from prodline.serving.payload import parse

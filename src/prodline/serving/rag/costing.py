@@ -25,16 +25,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from prodline.llm.tokens import count_tokens
-from prodline.serving.metering import (
+from prodline.serving.budgeting import (
     BudgetWatch,
-    MeterSink,
     budget_refusal,
     budget_route,
-    columns_of,
     is_budget_exceeded,
-    meter_record,
-    metering_enabled,
 )
+from prodline.serving.metering import MeterSink, columns_of, meter_record, metering_enabled
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry

@@ -49,7 +49,7 @@ from prodline.llm import Completion
 from prodline.llm.abstain import abstention
 from prodline.monitor import Groundedness
 from prodline.rag.types import Hit
-from prodline.serving.metering import BUDGET_STATUS, BudgetRefused
+from prodline.serving.budgeting import BUDGET_STATUS, BudgetRefused
 
 __all__ = [
     "DONE",

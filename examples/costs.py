@@ -169,7 +169,7 @@ def _ask(ws: pl.Workspace, client: openai.OpenAI, questions: list[str]) -> None:
     events = []
     for n, question in enumerate(questions, start=1):
         reply = client.chat.completions.create(
-            model=KB, messages=[{"role": "user", "content": question}], max_tokens=200
+            model=KB, messages=[{"role": "user", "content": question}], max_tokens=60
         )
         extra = reply.model_extra or {}
         score = (extra.get("groundedness") or {}).get("score")
@@ -188,11 +188,16 @@ def _ask(ws: pl.Workspace, client: openai.OpenAI, questions: list[str]) -> None:
             reason if "budget" in reason else "",
         )
     console.print(table)
+    console.print(
+        "   a call goes to the cloud only while its worst case (its prompt and max_tokens at "
+        "the cloud price) fits in what the budget has left; past that it is routed",
+        highlight=False,
+    )
     ws.costs.kpis.record_many(events)
 
 
 def _alerts(ws: pl.Workspace) -> None:
-    for alert in ws.alerts.list(limit=20):
+    for alert in reversed(ws.alerts.list(limit=20)):  # oldest first
         if alert.kind.startswith("budget"):
             console.print(f"[yellow]alert[/] {alert.kind}: {alert.message}", highlight=False)
 
@@ -220,7 +225,7 @@ def _report(ws: pl.Workspace) -> None:
         table.add_column(col, justify="right" if col != "provider" else "left")
     for row in report.groups:
         table.add_row(
-            row.key or "(predictions)",
+            row.key if row.key not in ("", "(none)") else "(none: predictions)",
             str(row.requests),
             str(row.input_tokens),
             str(row.output_tokens),

@@ -18,17 +18,14 @@ Runs after the support-desk stories, in the same workspace. It
 
 from __future__ import annotations
 
-import contextlib
-import socket
-import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import openai
 from cloud_stub import CloudStub  # the examples folder ships as one unit
 from rich.console import Console
 from rich.table import Table
+from support_guards import cloud_gateway, openai_client
 
 import prodline as pl
 
@@ -89,7 +86,7 @@ def run(ws: pl.Workspace, *, servers: bool = True) -> None:
     before = ws.kbs.get(KB).privacy
     ws.kbs.update(KB, privacy="redact")  # the cloud provider sees PII redacted
     try:
-        with CloudStub() as stub, _client(ws, _gateway(stub.url), servers) as client:
+        with CloudStub() as stub, openai_client(ws, cloud_gateway(stub.url), servers) as client:
             _ask(ws, client, QUESTIONS * 2)
     finally:
         ws.kbs.update(KB, privacy=before)
@@ -114,52 +111,6 @@ def _budget(ws: pl.Workspace) -> Any:
         on_exceed="route",
         route_to="extractive",
     )
-
-
-def _gateway(url: str) -> Any:
-    from prodline.guard.redact import Redaction
-    from prodline.llm.config import parse_llm_config
-    from prodline.llm.gateway import Gateway
-
-    config = parse_llm_config(
-        {
-            "providers": {"cloud-stub": {"kind": "openai", "base_url": url, "model": "stub"}},
-            "fallback": ["cloud-stub", "extractive"],
-        }
-    )
-    return Gateway(config, redactor=Redaction)
-
-
-@contextlib.contextmanager
-def _client(ws: pl.Workspace, gateway: Any, servers: bool) -> Iterator[openai.OpenAI]:
-    """The official client on the RAG app: a uvicorn server on 127.0.0.1, or in-process."""
-    from fastapi.testclient import TestClient
-
-    from prodline.serving.rag import create_rag_app
-
-    app = create_rag_app(ws, KB, gateway=gateway)
-    if not servers:
-        with TestClient(app) as http:
-            yield openai.OpenAI(
-                base_url=f"{http.base_url}/v1", api_key="-", max_retries=0, http_client=http
-            )
-        return
-    import uvicorn
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    try:
-        yield openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="-", max_retries=0)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
 
 
 def _ask(ws: pl.Workspace, client: openai.OpenAI, questions: list[str]) -> None:
@@ -257,3 +208,8 @@ def _compare(ws: pl.Workspace) -> None:
             "yes" if route.allowed else f"no: {route.reason}",
         )
     console.print(table)
+
+
+if __name__ == "__main__":  # after `prodline demo`: PRODLINE_HOME=.prodline python examples/costs.py
+    with pl.Workspace.open() as workspace:
+        run(workspace)

@@ -51,13 +51,13 @@ def run(ws: pl.Workspace, *, servers: bool = True) -> None:
     """Run the three guard stories against the ``support-desk`` KB in ``ws``."""
     console.rule("[bold]9. guards: a poisoned page, a jailbreak, PII sent to a cloud model")
     _ingest_poisoned_page(ws)
-    with _client(ws, None, servers) as client:
+    with openai_client(ws, None, servers) as client:
         _jailbreak(client)
         _quarantine(client)
     before = ws.kbs.get(KB).privacy
     ws.kbs.update(KB, privacy="redact")
     try:
-        with CloudStub() as stub, _client(ws, _cloud_gateway(stub.url), servers) as client:
+        with CloudStub() as stub, openai_client(ws, cloud_gateway(stub.url), servers) as client:
             _redacted(client, stub)
     finally:
         ws.kbs.update(KB, privacy=before)
@@ -138,7 +138,8 @@ def _redacted(client: openai.OpenAI, stub: CloudStub) -> None:
     )
 
 
-def _cloud_gateway(url: str) -> Gateway:
+def cloud_gateway(url: str) -> Gateway:
+    """A gateway whose first provider is the cloud stub at ``url``, then the extractive one."""
     from prodline.guard.redact import Redaction
     from prodline.llm.config import parse_llm_config
 
@@ -152,13 +153,15 @@ def _cloud_gateway(url: str) -> Gateway:
 
 
 @contextlib.contextmanager
-def _client(ws: pl.Workspace, gateway: Any, servers: bool) -> Iterator[openai.OpenAI]:
+def openai_client(
+    ws: pl.Workspace, gateway: Any, servers: bool, kb: str = KB
+) -> Iterator[openai.OpenAI]:
     """The official client on the RAG app: a uvicorn server on 127.0.0.1, or in-process."""
     from fastapi.testclient import TestClient
 
     from prodline.serving.rag import create_rag_app
 
-    app = create_rag_app(ws, KB, gateway=gateway)
+    app = create_rag_app(ws, kb, gateway=gateway)
     if not servers:
         with TestClient(app) as http:
             yield openai.OpenAI(

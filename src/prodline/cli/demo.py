@@ -58,7 +58,10 @@ def load_example(name: str) -> ModuleType:
     loaded = sys.modules.get(module_name)
     if loaded is not None:
         return loaded
-    path = example_folder() / f"{name}.py"
+    folder = example_folder()
+    if str(folder) not in sys.path:  # the stories import their siblings (cloud_stub, …)
+        sys.path.append(str(folder))
+    path = folder / f"{name}.py"
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
         raise ProdlineError(f"Cannot load the example {path}; reinstall prodline.")

@@ -210,6 +210,6 @@ def _compare(ws: pl.Workspace) -> None:
     console.print(table)
 
 
-if __name__ == "__main__":  # after `prodline demo`: PRODLINE_HOME=.prodline python examples/costs.py
+if __name__ == "__main__":  # after the demo: PRODLINE_HOME=... python examples/costs.py
     with pl.Workspace.open() as workspace:
         run(workspace)

@@ -73,6 +73,10 @@ def _kpi_chart(kpi: Any, windows: list[Any]) -> Markup:
     return line_chart(
         f"{kpi.name} per {kpi.window} (baseline {kpi.baseline:g}, target {kpi.target:g})",
         labels,
-        {kpi.name: values, "target": [kpi.target] * len(windows)},
+        {
+            kpi.name: values,
+            "baseline": [kpi.baseline] * len(windows),
+            "target": [kpi.target] * len(windows),
+        },
         testid="kpi-chart",
     )

@@ -120,6 +120,36 @@ _FEEDBACK_DOC = {
     },
 }
 
+_EVENT = {
+    "type": "object",
+    "required": ["kpi", "value"],
+    "properties": {
+        "kpi": {"type": "string", "description": "A KPI whose source is events."},
+        "value": {"type": "number", "description": "The observation (1/0 for a rate)."},
+        "ts": {"type": "string", "format": "date-time", "description": "Default: now."},
+    },
+}
+_EVENTS_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        _EVENT,
+                        {
+                            "type": "object",
+                            "required": ["events"],
+                            "properties": {"events": {"type": "array", "items": _EVENT}},
+                        },
+                    ]
+                },
+                "examples": {"one": {"value": {"kpi": "resolved-without-agent", "value": 1}}},
+            }
+        },
+    },
+}
+
 
 def create_app(
     ws: Workspace,
@@ -159,7 +189,7 @@ def create_app(
     guard = guard_for(
         ws,
         opts.auth,
-        action_of=lambda path: "feedback.add" if path == "/v1/feedback" else "predict",
+        action_of=lambda path: _ACTIONS.get(path, "predict"),
         render=_render,
         ttl_s=opts.auth_cache_s,
     )
@@ -171,6 +201,7 @@ def create_app(
 
 
 _FAST_PATH_BODY_DEFAULT = ServeOptions.max_body_bytes
+_ACTIONS = {"/v1/feedback": "feedback.add", "/v1/events": "kpi.record"}
 
 
 def _render(exc: ProdlineError, status: int) -> bytes:
@@ -242,7 +273,7 @@ def _build_api(runtime: Runtime) -> FastAPI:
         api,
         routes=(
             f"POST /v1/models/{runtime.name}/predict, GET /v1/models/{runtime.name}, "
-            "POST /v1/feedback, GET /v1/reviews/{review_id}, "
+            "POST /v1/feedback, POST /v1/events, GET /v1/reviews/{review_id}, "
             "/healthz, /readyz, /metrics and /docs"
         ),
         render=render,
@@ -335,6 +366,17 @@ def _build_api(runtime: Runtime) -> FastAPI:
         status, doc = await runtime.feedback(
             await request.body(), actor=request.scope.get("prodline.user")
         )
+        return JSONResponse(doc, status_code=status)
+
+    @api.post(
+        "/v1/events",
+        openapi_extra=_EVENTS_DOC,
+        status_code=202,
+        summary="Business events of KPIs (what a client application saw happen)",
+        responses=error_responses(404, 422, 503) | REFUSALS,
+    )
+    async def events(request: Request) -> JSONResponse:
+        status, doc = await runtime.events(await request.body())
         return JSONResponse(doc, status_code=status)
 
     @api.get("/v1/reviews/{review_id}", responses=error_responses(404, 422, 503), **REVIEW_DOC)

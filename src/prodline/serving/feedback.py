@@ -1,4 +1,5 @@
-"""The body of ``POST /v1/feedback``: one label or a batch, checked before it is stored.
+"""The bodies of ``POST /v1/feedback`` (labels) and ``POST /v1/events`` (business events
+of KPIs): one record or a batch, checked for shape before it is stored.
 
 ``{"request_id": "...", "label": ..., "row": 0}`` or
 ``{"feedback": [{"request_id", "label", "row"?}, ...]}``. Shape errors raise
@@ -14,7 +15,7 @@ import orjson
 
 from prodline.errors import InvalidInput
 
-__all__ = ["MAX_FEEDBACK", "parse_feedback"]
+__all__ = ["MAX_FEEDBACK", "parse_events", "parse_feedback"]
 
 MAX_FEEDBACK = 100_000
 """Labels per request at most (a bigger batch is split by the client)."""
@@ -85,3 +86,37 @@ def _no_extra(record: dict[str, Any], prefix: str) -> None:
             "optionally row.",
             field=f"{prefix}{extra[0]}",
         )
+
+
+def parse_events(body: bytes) -> list[dict[str, Any]]:
+    """The events of a ``POST /v1/events`` body: ``{"kpi", "value", "ts"?}`` or
+    ``{"events": [...]}``; each event's fields are checked by ``ws.costs.kpis``.
+
+    Examples
+    --------
+    >>> parse_events(b'{"events": [{"kpi": "resolved", "value": 1}]}')
+    [{'kpi': 'resolved', 'value': 1}]
+    """
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(
+            f'The body is not valid JSON ({exc}); send {{"kpi": "...", "value": 1}} or '
+            '{"events": [...]}.',
+            field="body",
+        ) from exc
+    if not isinstance(doc, dict):
+        raise InvalidInput(
+            'The body must be a JSON object: {"kpi": "...", "value": 1} or {"events": [...]}; '
+            f"got {type(doc).__name__}.",
+            field="body",
+        )
+    records = doc.get("events", [doc])
+    if not isinstance(records, list):
+        raise InvalidInput('events must be a list of {"kpi", "value", "ts"?}.', field="events")
+    for i, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise InvalidInput(
+                f'events[{i}] must be an object {{"kpi", "value", "ts"?}}.', field=f"events[{i}]"
+            )
+    return records

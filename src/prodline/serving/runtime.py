@@ -25,7 +25,7 @@ from prodline.serving.budgeting import (
     budget_refusal,
     is_budget_exceeded,
 )
-from prodline.serving.feedback import parse_feedback
+from prodline.serving.feedback import parse_events, parse_feedback
 from prodline.serving.logqueue import BoundedLogWriter
 from prodline.serving.metering import MeterSink, metered_predictions, metering_enabled
 from prodline.serving.metrics import ServerMetrics
@@ -336,6 +336,20 @@ class Runtime(ServerState):
             log.exception("feedback failed")
             return 500, ProdlineError(f"Unexpected error: {type(exc).__name__}: {exc}").to_dict()
         return 200, result.to_dict()
+
+    async def events(self, body: bytes) -> tuple[int, dict[str, Any]]:
+        """Answer ``POST /v1/events``: business events of KPIs, ``(status, JSON)``; never
+        raises. One event ``{"kpi", "value", "ts"?}`` or a batch ``{"events": [...]}``;
+        all of them are recorded or none (``ws.costs.kpis.record_many``)."""
+        try:
+            records = parse_events(body)
+            accepted = await asyncio.to_thread(self.ws.costs.kpis.record_many, records)
+        except ProdlineError as exc:
+            return HTTP_STATUS.get(exc.code, 500), exc.to_dict()
+        except Exception as exc:  # never a traceback to the client; one in the server log
+            log.exception("events failed")
+            return 500, ProdlineError(f"Unexpected error: {type(exc).__name__}: {exc}").to_dict()
+        return 202, {"accepted": accepted}
 
     async def _drain_log(self, timeout_s: float = 2.0) -> None:
         """Wait (at most ``timeout_s``) until every prediction answered so far is written

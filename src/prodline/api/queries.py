@@ -1,10 +1,8 @@
-"""Reads the parts do not offer in pages: model versions, the audit log, lineage.
-
-The parts' own readers return whole lists (``ws.models.versions`` builds every version
-with two queries each); the control plane must answer a page of 1,000 versions or of
-1,000,000 audit events in milliseconds, so these few reads go to the store's tables
-directly, one query per page (plus one per page for what hangs off it). They only read:
-every change still goes through the workspace.
+"""Paged reads for the control plane: models and versions (the registry's own pages,
+``ws.models.page`` / ``version_page``), and the audit log and lineage, which their ledgers
+offer only as whole lists: the control plane must answer a page of 1,000,000 audit events
+in milliseconds, so those two go to the store's tables directly, one query per page. They
+only read: every change still goes through the workspace.
 """
 
 from __future__ import annotations
@@ -16,14 +14,9 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from prodline.errors import InvalidInput, NotFound
-from prodline.models.entities import ModelVersion, RegisteredModel
 from prodline.store.tables import (
-    aliases,
     audit_events,
     lineage_edges,
-    model_training_data,
-    model_versions,
-    models,
 )
 
 if TYPE_CHECKING:
@@ -33,117 +26,20 @@ if TYPE_CHECKING:
 __all__ = ["AuditFilter", "audit_page", "lineage_graph", "model_versions_page", "models_page"]
 
 
-def _model_row(conn: sa.Connection, ws: Workspace, name: str) -> Any:
-    row = conn.execute(sa.select(models).where(models.c.name == name)).first()
-    if row is None:
-        ws.models.model(name)  # NotFound naming the models that exist
-        raise NotFound(f"Model '{name}' does not exist.", field="name")
-    return row
-
-
 def models_page(ws: Workspace, page: Page) -> dict[str, Any]:
     """One page of the registered models, by name, with latest version and aliases."""
-    with ws.db.read() as conn:
-        total = conn.execute(sa.select(sa.func.count()).select_from(models)).scalar_one()
-        rows = conn.execute(
-            sa.select(models).order_by(models.c.name).offset(page.offset).limit(page.size)
-        ).all()
-        ids = [r.id for r in rows]
-        latest: dict[int, int] = {}
-        held: dict[int, dict[str, int]] = {}
-        if ids:
-            newest = sa.func.max(model_versions.c.version).label("v")
-            latest = {
-                int(r.model_id): int(r.v or 0)
-                for r in conn.execute(
-                    sa.select(model_versions.c.model_id, newest)
-                    .where(model_versions.c.model_id.in_(ids))
-                    .group_by(model_versions.c.model_id)
-                )
-            }
-            for a in conn.execute(
-                sa.select(aliases.c.model_id, aliases.c.alias, aliases.c.version)
-                .where(aliases.c.model_id.in_(ids))
-                .order_by(aliases.c.alias)
-            ):
-                held.setdefault(int(a.model_id), {})[a.alias] = int(a.version)
-    items = [
-        RegisteredModel(
-            name=r.name,
-            owner=r.owner,
-            description=r.description or "",
-            risk_level=r.risk_level,
-            created_by=r.created_by,
-            created_at=r.created_at,
-            latest_version=latest.get(r.id, 0),
-            aliases=held.get(r.id, {}),
-        ).to_dict()
-        for r in rows
-    ]
-    return page.body(items, int(total))
+    items, total = ws.models.page(offset=page.offset, size=page.size)
+    return page.body([m.to_dict() for m in items], total)
 
 
 def model_versions_page(
     ws: Workspace, name: str, page: Page, *, newest_first: bool = True
 ) -> dict[str, Any]:
     """One page of model ``name``'s versions (newest first by default), with aliases."""
-    with ws.db.read() as conn:
-        model = _model_row(conn, ws, name)
-        total = conn.execute(
-            sa.select(sa.func.count())
-            .select_from(model_versions)
-            .where(model_versions.c.model_id == model.id)
-        ).scalar_one()
-        order = model_versions.c.version.desc() if newest_first else model_versions.c.version
-        rows = conn.execute(
-            sa.select(model_versions)
-            .where(model_versions.c.model_id == model.id)
-            .order_by(order)
-            .offset(page.offset)
-            .limit(page.size)
-        ).all()
-        ids = [r.id for r in rows]
-        trained: dict[int, list[str]] = {}
-        if ids:
-            for t in conn.execute(
-                sa.select(model_training_data)
-                .where(model_training_data.c.model_version_id.in_(ids))
-                .order_by(model_training_data.c.dataset, model_training_data.c.dataset_version)
-            ):
-                trained.setdefault(t.model_version_id, []).append(
-                    f"{t.dataset}@{t.dataset_version}"
-                )
-        held: dict[int, list[str]] = {}
-        for a in conn.execute(
-            sa.select(aliases.c.alias, aliases.c.version)
-            .where(aliases.c.model_id == model.id)
-            .order_by(aliases.c.alias)
-        ):
-            held.setdefault(int(a.version), []).append(a.alias)
-    items = [
-        ModelVersion(
-            name=model.name,
-            version=r.version,
-            flavor=r.flavor,
-            artifact=r.artifact,
-            filename=r.filename,
-            signature=list(r.signature),
-            metrics=dict(r.metrics),
-            params=dict(r.params),
-            tags=dict(r.tags),
-            risk_level=model.risk_level,
-            git_commit=r.git_commit,
-            description=r.description or "",
-            status=r.status,
-            created_by=r.created_by,
-            created_at=r.created_at,
-            trained_on=tuple(trained.get(r.id, ())),
-            aliases=tuple(held.get(int(r.version), ())),
-            owner=model.owner,
-        ).to_dict()
-        for r in rows
-    ]
-    return page.body(items, int(total))
+    items, total = ws.models.version_page(
+        name, offset=page.offset, size=page.size, newest_first=newest_first
+    )
+    return page.body([v.to_dict() for v in items], total)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from prodline.core.refs import check_name, node, parse_ref, version_span
 from prodline.errors import Conflict, InvalidInput, NotFound
 from prodline.models import aliases as alias_ops
 from prodline.models.entities import RISK_LEVELS, AliasMove, ModelVersion, RegisteredModel
+from prodline.models.paging import entity, model_page, version_page
 from prodline.models.training import (
     TrainingDataset,
     check_features,
@@ -276,6 +277,19 @@ class ModelRegistry:
                 .order_by(model_versions.c.version)
             ).all()
             return [self._entity(conn, model, r) for r in rows]
+
+    def page(self, *, offset: int, size: int) -> tuple[builtins.list[RegisteredModel], int]:
+        """A page of registered models by name and how many there are (``models.paging``)."""
+        with self._ws.db.read() as conn:
+            return model_page(conn, offset=offset, size=size)
+
+    def version_page(
+        self, name: str, *, offset: int, size: int, newest_first: bool = True
+    ) -> tuple[builtins.list[ModelVersion], int]:
+        """A page of model ``name``'s versions (newest first) and their count; ``NotFound``."""
+        with self._ws.db.read() as conn:
+            model = self._model_row(conn, name)
+            return version_page(conn, model, offset=offset, size=size, newest_first=newest_first)
 
     def list(self) -> builtins.list[ModelVersion]:
         """The newest version of every model that has one."""
@@ -533,26 +547,7 @@ class ModelRegistry:
             .order_by(model_training_data.c.dataset, model_training_data.c.dataset_version)
         ).all()
         held = [a for a, v in self._aliases_of(conn, model.id).items() if v == row.version]
-        return ModelVersion(
-            name=model.name,
-            version=row.version,
-            flavor=row.flavor,
-            artifact=row.artifact,
-            filename=row.filename,
-            signature=list(row.signature),
-            metrics=dict(row.metrics),
-            params=dict(row.params),
-            tags=dict(row.tags),
-            risk_level=model.risk_level,
-            git_commit=row.git_commit,
-            description=row.description or "",
-            status=row.status,
-            created_by=row.created_by,
-            created_at=row.created_at,
-            trained_on=tuple(f"{n}@{v}" for n, v in trained),
-            aliases=tuple(held),
-            owner=model.owner,
-        )
+        return entity(model, row, (f"{n}@{v}" for n, v in trained), held)
 
 
 def _check_risk(level: str) -> None:

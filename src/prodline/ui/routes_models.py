@@ -11,7 +11,7 @@ from fastapi.responses import Response
 
 from prodline.errors import InvalidInput, NotFound, ProdlineError
 from prodline.ui.charts import lineage_graph
-from prodline.ui.registry_view import model_page, recent_moves, version_page
+from prodline.ui.registry_view import recent_moves
 from prodline.ui.web import UI, Ctx, read_form, redirect
 
 __all__ = ["add_model_routes"]
@@ -66,7 +66,7 @@ def _overview(ctx: Ctx) -> Response:
         health = None
     return ctx.render(
         "overview.html",
-        models=model_page(ws, offset=0, size=20)[0],
+        models=ws.models.page(offset=0, size=20)[0],
         kbs=ws.kbs.list()[:20],
         monitors=ws.monitors.list()[:20],
         alerts=ws.alerts.list(limit=10),
@@ -77,7 +77,7 @@ def _overview(ctx: Ctx) -> Response:
 
 def _models(ctx: Ctx) -> Response:
     page = ctx.paging()
-    shown, total = model_page(ctx.ws, offset=page.offset, size=page.size)
+    shown, total = ctx.ws.models.page(offset=page.offset, size=page.size)
     return ctx.render("models.html", models=shown, page=page, total=total)
 
 
@@ -85,7 +85,7 @@ def _model(ctx: Ctx, name: str) -> Response:
     ws = ctx.ws
     page = ctx.paging(default_size=20)
     model = ws.models.model(name)
-    shown, total = version_page(ws, model, offset=page.offset, size=page.size)
+    shown, total = ws.models.version_page(model.name, offset=page.offset, size=page.size)
     raw = ctx.query("version")
     selected = None
     if raw is not None:
@@ -122,7 +122,7 @@ def _model(ctx: Ctx, name: str) -> Response:
 def _lineage(ctx: Ctx) -> Response:
     node = ctx.query("node")
     if node is None:
-        shown = model_page(ctx.ws, offset=0, size=50)[0]
+        shown = ctx.ws.models.page(offset=0, size=50)[0]
         return ctx.render("lineage.html", node=None, graph=None, models=shown)
     if ":" not in node or len(node) > 500:
         raise InvalidInput(

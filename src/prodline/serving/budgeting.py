@@ -14,8 +14,6 @@ per batch (:mod:`prodline.serving.metering`).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import threading
 from collections.abc import Callable, Mapping
@@ -23,6 +21,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from prodline.errors import ProdlineError
+from prodline.serving.polling import Refreshing
 
 if TYPE_CHECKING:
     from prodline.workspace import Workspace
@@ -81,7 +80,7 @@ def is_budget_exceeded(exc: BaseException) -> bool:
     return hasattr(exc, "budget") and hasattr(exc, "on_exceed")
 
 
-class BudgetWatch:
+class BudgetWatch(Refreshing):
     """The budgets of one model or knowledge base and the price version in force.
 
     ``refresh()`` (every ``interval`` seconds in a worker thread, after ``start()``) reads
@@ -90,6 +89,8 @@ class BudgetWatch:
     a hard budget applies (or, under ``--auth token``, a user's budgets are to be read).
     A store error keeps the last values and is logged once per streak.
     """
+
+    task_name = "budgets"
 
     def __init__(
         self,
@@ -113,7 +114,6 @@ class BudgetWatch:
         self.enforcing = by_token
         self.last_cost = 0.0
         self._failing = False
-        self._task: asyncio.Task[None] | None = None
         self._lock = threading.Lock()
 
     # -- reading -----------------------------------------------------------------------
@@ -163,23 +163,6 @@ class BudgetWatch:
             with self._lock:
                 self.hard[user], self.soft[user] = found, soft
         return found
-
-    async def start(self) -> None:
-        """Read now, then every ``interval`` seconds in a background task."""
-        await asyncio.to_thread(self.refresh)
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="budgets")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            await asyncio.to_thread(self.refresh)
 
     # -- reserving (blocking: worker threads) -----------------------------------------
     def reserve(self, user: str, estimate: float | None = None) -> Any:

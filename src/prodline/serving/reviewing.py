@@ -25,7 +25,6 @@ threshold (or sampled), and answers a guard flagged, the same way (after mode on
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import random
@@ -42,6 +41,7 @@ from prodline.ledger.predictions import dumps
 from prodline.review import ReviewPolicy, route
 from prodline.serving.logqueue import BoundedLogWriter
 from prodline.serving.payload import records_of
+from prodline.serving.polling import Refreshing
 
 if TYPE_CHECKING:
     from prodline.serving.batching import Outcome
@@ -76,7 +76,7 @@ Submission = Callable[[], Mapping[str, Any]]
 """A review item to submit, built when called (in the intake's writer thread)."""
 
 
-class PolicyWatch:
+class PolicyWatch(Refreshing):
     """The review policy of one model or knowledge base, refreshed when policies change.
 
     ``policy`` is what the request path reads (None: no review). ``refresh()`` reads
@@ -84,6 +84,8 @@ class PolicyWatch:
     refreshes once, then every ``interval`` seconds in a background task (the reads run in
     a worker thread). A store error keeps the last policy and is logged once per streak.
     """
+
+    task_name = "review-policy"
 
     def __init__(self, ws: Workspace, kind: str, subject: str, interval: float = 2.0) -> None:
         self._ws = ws
@@ -93,7 +95,6 @@ class PolicyWatch:
         self.policy: ReviewPolicy | None = None
         self._version: int | None = None
         self._failing = False
-        self._task: asyncio.Task[None] | None = None
 
     def refresh(self) -> bool:
         """Read the policy if policies changed since the last read; True when it was read."""
@@ -111,24 +112,6 @@ class PolicyWatch:
             return False
         self._failing = False
         return True
-
-    async def start(self) -> None:
-        """Read the policy now, then watch for changes in a background task."""
-        await asyncio.to_thread(self.refresh)
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="review-policy")
-
-    async def stop(self) -> None:
-        """Stop watching."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            await asyncio.to_thread(self.refresh)
 
 
 class ReviewIntake(BoundedLogWriter[Submission]):

@@ -7,26 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import sqlalchemy as sa
-from alembic import command
+from migration_support import index_names, migrate
 
 from prodline.store.db import Database
-from prodline.store.migrate import alembic_config
 from prodline.store.tables import audit_events
 from prodline.workspace import Workspace
 
 INDEXES = {"ix_audit_events_action_seq", "ix_audit_events_actor_seq"}
-
-
-def _indexes(db: Database) -> set[str]:
-    with db.read() as conn:
-        return {str(i["name"]) for i in sa.inspect(conn).get_indexes("audit_events")}
-
-
-def _migrate(db: Database, revision: str, *, down: bool = False) -> None:
-    cfg = alembic_config()
-    with db.tx() as conn:
-        cfg.attributes["connection"] = conn
-        (command.downgrade if down else command.upgrade)(cfg, revision)
 
 
 def test_migration_0015_adds_the_audit_indexes_and_back(db_url: str, tmp_path: Path) -> None:
@@ -35,12 +22,12 @@ def test_migration_0015_adds_the_audit_indexes_and_back(db_url: str, tmp_path: P
     ws.audit.append("token.revoked", "user:bob", {"token_id": 1})
     ws.close()
     db = Database(db_url)
-    assert _indexes(db) >= INDEXES
+    assert index_names(db, "audit_events") >= INDEXES
 
-    _migrate(db, "0014", down=True)
-    assert not INDEXES & _indexes(db)
-    _migrate(db, "0015")
-    assert _indexes(db) >= INDEXES
+    migrate(db, "0014", down=True)
+    assert not INDEXES & index_names(db, "audit_events")
+    migrate(db, "0015")
+    assert index_names(db, "audit_events") >= INDEXES
     db.dispose()
 
     ws = Workspace.open(tmp_path / "home", db_url=db_url, actor="ada")

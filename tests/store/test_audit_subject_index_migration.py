@@ -6,25 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import sqlalchemy as sa
-from alembic import command
+from migration_support import index_names, migrate
 
 from prodline.store.db import Database
-from prodline.store.migrate import alembic_config
 from prodline.workspace import Workspace
 
 INDEX = "ix_audit_events_subject_seq"
-
-
-def _indexes(db: Database) -> set[str]:
-    with db.read() as conn:
-        return {str(i["name"]) for i in sa.inspect(conn).get_indexes("audit_events")}
-
-
-def _migrate(db: Database, revision: str, *, down: bool = False) -> None:
-    cfg = alembic_config()
-    with db.tx() as conn:
-        cfg.attributes["connection"] = conn
-        (command.downgrade if down else command.upgrade)(cfg, revision)
 
 
 def test_migration_0017_adds_the_subject_index_and_back(db_url: str, tmp_path: Path) -> None:
@@ -32,11 +19,11 @@ def test_migration_0017_adds_the_subject_index_and_back(db_url: str, tmp_path: P
     ws.audit.append_many([("bench.event", f"thing:{i}", {"i": i}) for i in range(50)])
     ws.close()
     db = Database(db_url)
-    assert INDEX in _indexes(db)
-    _migrate(db, "0016", down=True)
-    assert INDEX not in _indexes(db)
-    _migrate(db, "0017")
-    assert INDEX in _indexes(db)
+    assert INDEX in index_names(db, "audit_events")
+    migrate(db, "0016", down=True)
+    assert INDEX not in index_names(db, "audit_events")
+    migrate(db, "0017")
+    assert INDEX in index_names(db, "audit_events")
     db.dispose()
     ws = Workspace.open(tmp_path / "home", db_url=db_url, actor="ada")
     assert ws.audit.verify().ok

@@ -6,28 +6,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from alembic import command
+from migration_support import migrate
 
 from prodline.store.db import Database
-from prodline.store.migrate import alembic_config
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC).isoformat()
 TABLES = {"price_versions", "meter_segments", "budgets", "budget_spend", "kpis", "kpi_events"}
 
 
-def _migrate(db: Database, revision: str, *, down: bool = False) -> None:
-    cfg = alembic_config()
-    with db.tx() as conn:
-        cfg.attributes["connection"] = conn
-        (command.downgrade if down else command.upgrade)(cfg, revision)
-
-
 def test_migration_0016_adds_the_cost_tables_and_back(db_url: str) -> None:
     db = Database(db_url)
-    _migrate(db, "0015")
+    migrate(db, "0015")
     with db.read() as conn:
         assert not TABLES & set(sa.inspect(conn).get_table_names())
-    _migrate(db, "0016")
+    migrate(db, "0016")
     with db.tx() as conn:
         conn.execute(
             sa.text(
@@ -56,7 +48,7 @@ def test_migration_0016_adds_the_cost_tables_and_back(db_url: str) -> None:
         assert (row[0], bool(row[1]), row[2]) == (0.8, False, "refuse")
         spend = conn.execute(sa.text("SELECT spent_usd, reserved_usd FROM budget_spend")).one()
         assert tuple(spend) == (0, 0)
-    _migrate(db, "0015", down=True)
+    migrate(db, "0015", down=True)
     with db.read() as conn:
         names = set(sa.inspect(conn).get_table_names())
         assert not TABLES & names
